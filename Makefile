@@ -1,0 +1,96 @@
+# The two commands of the README: `make run` and `make test`.
+# Each installs what is missing and starts what it needs, so a fresh Debian 12
+# machine (as root) goes from clone to running with one of them. Every step is
+# guarded by a stamp or a check, so a second run is quick.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+VAR := var
+REDIS_PORT ?= 6390
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+export REDIS_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
+export MLN_VAR_DIR ?= $(CURDIR)/$(VAR)
+export DJANGO_SETTINGS_MODULE := mlnweb.settings
+
+# Debian packages for guests (libvirt, qemu, a kernel and busybox for the tiny
+# template), Redis, Chromium for the browser tests, and the headers
+# libvirt-python compiles against.
+APT_PACKAGES := gcc python3-dev pkg-config libvirt-dev libvirt-daemon-system \
+	libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base redis-server \
+	chromium busybox-static linux-image-amd64 e2fsprogs cpio libxml2-utils
+
+.PHONY: help run test setup apt venv services redis libvirtd stop-services clean
+
+help:
+	@echo "make run    install what is missing, start everything, serve http://$(HOST):$(PORT)/"
+	@echo "make test   install what is missing, start what tests need, run the whole suite"
+
+# --- installing ---------------------------------------------------------------
+
+setup: apt venv
+
+apt: $(VAR)/.apt-stamp
+$(VAR)/.apt-stamp: Makefile
+	@mkdir -p $(VAR)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	python3 -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$(echo $$missing)" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: requirements.txt pyproject.toml $(VAR)/.apt-stamp
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+# --- services -----------------------------------------------------------------
+
+services: redis
+
+# Our own Redis on a private port, its data under var/, so nothing else on the
+# machine is touched and a second checkout can run beside this one.
+redis: apt
+	@mkdir -p $(VAR)/redis
+	@redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 || \
+		redis-server --daemonize yes --bind 127.0.0.1 --port $(REDIS_PORT) \
+			--dir $(CURDIR)/$(VAR)/redis --pidfile $(CURDIR)/$(VAR)/redis/redis.pid \
+			--logfile $(CURDIR)/$(VAR)/redis/redis.log --save "" --appendonly no
+	@for i in $$(seq 50); do redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 && exit 0; sleep 0.1; done; \
+		echo "redis did not start: see $(VAR)/redis/redis.log"; exit 1
+
+# libvirt 9 here is the monolithic daemon; without systemd we start it by hand.
+libvirtd: apt
+	@virsh -c qemu:///system uri >/dev/null 2>&1 || { \
+		pgrep -x virtlogd >/dev/null || virtlogd -d; \
+		pgrep -x libvirtd >/dev/null || libvirtd -d; \
+		for i in $$(seq 100); do virsh -c qemu:///system uri >/dev/null 2>&1 && exit 0; sleep 0.1; done; \
+		echo "libvirtd did not answer on qemu:///system"; exit 1; }
+
+stop-services:
+	@-redis-cli -p $(REDIS_PORT) shutdown nosave >/dev/null 2>&1 || true
+
+# --- the two commands -----------------------------------------------------------
+
+run: setup services
+	$(PY) manage.py migrate --noinput
+	@echo
+	@echo "MLN web: http://$(HOST):$(PORT)/"
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) mlnweb.asgi:application
+
+test: setup services
+	$(VENV)/bin/pytest
+
+clean: stop-services
+	rm -rf $(VAR) $(VENV)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DaemonConfig(AppConfig):
+    name = "daemon"
+    verbose_name = "Service host daemon"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TemplatesRegistryConfig(AppConfig):
+    name = "templates_registry"
+    verbose_name = "VM templates"
