@@ -1,0 +1,47 @@
+"""Named states and actions, shared by models, jobs and pages."""
+
+from django.db import models
+
+
+class ProjectState(models.TextChoices):
+    NEW = "new", "not built"
+    BUILDING = "building", "building"
+    BUILT = "built", "built"
+    RUNNING = "running", "running"
+    STOPPED = "stopped", "stopped"
+    FAILED = "failed", "failed"
+    REMOVED = "removed", "removed"
+
+
+class HostState(models.TextChoices):
+    # What libvirt last said about the guest, as reported by its daemon.
+    ABSENT = "absent", "not defined"
+    DEFINED = "defined", "defined"
+    RUNNING = "running", "running"
+    STOPPED = "stopped", "stopped"
+    FAILED = "failed", "failed"
+
+
+class Action(models.TextChoices):
+    BUILD = "build", "build"
+    REBUILD = "rebuild", "rebuild"
+    START = "start", "start"
+    STOP = "stop", "stop"
+    REMOVE = "remove", "remove"
+    EXPORT = "export", "export"
+    IMPORT = "import", "import"
+    UPGRADE = "upgrade", "upgrade"
+    MIGRATE = "migrate", "migrate"
+
+
+class BuildStatus(models.TextChoices):
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    SUCCEEDED = "succeeded", "succeeded"
+    FAILED = "failed", "failed"
+
+
+class EventLevel(models.TextChoices):
+    INFO = "info", "info"
+    WARNING = "warning", "warning"
+    ERROR = "error", "error"
