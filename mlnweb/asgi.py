@@ -6,6 +6,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlnweb.settings")
 # Django must be set up before consumers (and their models) are imported.
 django_asgi_app = get_asgi_application()
 
+from django.conf import settings  # noqa: E402
+
+if settings.SERVE_STATIC:
+    # One machine, one process: serve /static/ ourselves rather than ask every
+    # lab to set up a web server in front (a cluster may turn this off).
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

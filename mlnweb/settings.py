@@ -119,6 +119,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+SERVE_STATIC = envbool("MLN_SERVE_STATIC", True)
 MEDIA_ROOT = VAR_DIR / "media"
 
 RQ_QUEUES = {"default": {"URL": REDIS_URL}}
