@@ -13,7 +13,7 @@ import os
 import sys
 from importlib import import_module
 
-VERB_MODULES = ["projects.cli.lang"]
+VERB_MODULES = ["projects.cli.lang", "projects.cli.templates"]
 
 
 class CommandError(Exception):

@@ -1,0 +1,109 @@
+"""Templates in the admin: a list, and an upload form that registers the file."""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from django import forms
+from django.contrib import admin
+from django.template.defaultfilters import filesizeformat
+
+from .models import Template, TemplateError, inspect_image, templates_dir
+
+
+class TemplateUploadForm(forms.ModelForm):
+    upload = forms.FileField(help_text="a raw or qcow2 image; its format is read from its content")
+
+    class Meta:
+        model = Template
+        fields = ["name", "boot", "description"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["name"].required = False
+        self.fields["name"].help_text += " (the file's name when left blank)"
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("upload")
+        if upload is None:
+            return cleaned
+        filename = Path(upload.name).name
+        if not filename or filename.startswith("."):
+            raise forms.ValidationError({"upload": "the file needs a name"})
+        cleaned["name"] = name = cleaned.get("name") or filename
+        # The file is stored under the template's name, so that name must be a file name.
+        if "/" in name or name.startswith("."):
+            raise forms.ValidationError({"name": "a template name cannot hold '/' or start with '.'"})
+        if Template.objects.filter(image=str(templates_dir() / name)).exclude(name=name).exists():
+            raise forms.ValidationError({"name": f"another template's image is already stored as {name!r}"})
+        try:
+            self.instance.format, self.instance.virtual_size, self.instance.sha256 = self._inspect(upload)
+        except TemplateError as exc:
+            # The message names a temporary file; the user knows their upload by its name.
+            raise forms.ValidationError({"upload": str(exc).split(": ", 1)[-1]})
+        self.instance.name = cleaned["name"]
+        return cleaned
+
+    def validate_unique(self):
+        # The name may have been filled in from the file in clean(), after the
+        # field checks: check uniqueness against what will be saved.
+        if Template.objects.filter(name=self.instance.name).exclude(pk=self.instance.pk).exists():
+            self.add_error("name", f"a template named {self.instance.name!r} is already registered")
+
+    @staticmethod
+    def _inspect(upload):
+        if hasattr(upload, "temporary_file_path"):
+            return inspect_image(upload.temporary_file_path())
+        # Small uploads stay in memory; qemu-img needs a file.
+        with tempfile.NamedTemporaryFile(suffix=".upload") as f:
+            for chunk in upload.chunks():
+                f.write(chunk)
+            f.flush()
+            return inspect_image(f.name)
+
+
+def store_upload(upload, name):
+    """Write the uploaded file under the templates folder as `name`; its path."""
+    folder = templates_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / name
+    # A half-written file must never sit under a template's name.
+    fd, partial = tempfile.mkstemp(dir=folder, prefix=".upload-")
+    with os.fdopen(fd, "wb") as f:
+        upload.seek(0)
+        shutil.copyfileobj(upload, f, 1 << 20)
+    os.replace(partial, dest)
+    os.chmod(dest, 0o644)
+    return dest
+
+
+@admin.register(Template)
+class TemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "format", "boot", "size", "registered_at"]
+    list_filter = ["format", "boot"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["image", "format", "virtual_size", "sha256", "registered_at"]
+
+    @admin.display(description="size", ordering="virtual_size")
+    def size(self, template):
+        return filesizeformat(template.virtual_size)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = TemplateUploadForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["upload", "name", "boot", "description"]
+        return ["name", "boot", "description", *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.image = str(store_upload(form.cleaned_data["upload"], obj.name))
+        super().save_model(request, obj, form, change)
