@@ -1,0 +1,265 @@
+"""A course: one master .mln and a variable table -> one project per group.
+
+Each table row becomes exactly what the article's Listing 4 is: a small file
+holding the row's variable definitions, a `project` line when the master has
+none, and `#include` of the master. That file's expansion is the group's
+project, so a downloaded group file expands the same way with `mln expand`.
+
+Every row is expanded and every problem collected before anything is kept;
+problems name the table's row and column, or the .mln file, line and column.
+No Django here: `mln course expand` runs without a database, and the models
+call `expand_course` with what they stored.
+"""
+
+import re
+import secrets
+import string
+from dataclasses import dataclass, field
+
+from .tables import MAX_PROBLEMS, CourseError, Problem, Table
+
+RANDOM_CELL = "@random"
+# No 0/O/o, 1/l/I: students copy these from paper. 16 characters, never 13,
+# so a password can never be mistaken for a DES crypt hash by the daemon.
+PASSWORD_ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in "0Oo1lI")
+PASSWORD_LENGTH = 16
+# A project name becomes a file name, libvirt object names and a URL part.
+PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
+# Characters that need the value quoted in a group file (language contract, lexical rules).
+NEEDS_QUOTES = re.compile(r'[\s#{};"\\]')
+
+__all__ = ["CourseError", "Problem", "CourseExpansion", "GroupExpansion", "expand_course", "random_password"]
+
+
+def random_password():
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
+
+
+@dataclass
+class GroupExpansion:
+    index: int  # 1-based group number, the built-in $index
+    row: int  # the table's row, as a spreadsheet shows it
+    project: str
+    source_name: str  # "<project>.mln"
+    source: str  # the Listing 4 file
+    variables: dict  # every variable the group file defines, generated passwords included
+    generated: dict  # column -> the password made for an @random cell
+    tree: dict  # as `mln expand` prints it
+    spec: object  # projects.lang.spec.ProjectSpec
+
+    def summary(self):
+        hosts = ", ".join(
+            f"{h.name} ({_size(h.memory)}, {h.template or 'no template'})" for h in self.spec.hosts.values()
+        )
+        switches = ", ".join(self.spec.switches) or "none"
+        return f"{self.index:>4} {self.project}: hosts {hosts or 'none'}; switches {switches}; service hosts {', '.join(self.service_hosts) or '-'}"
+
+    @property
+    def service_hosts(self):
+        return sorted({h.service_host for h in self.spec.hosts.values() if h.service_host})
+
+    def to_json(self):
+        return {
+            "index": self.index,
+            "row": self.row,
+            "project": self.project,
+            "file": self.source_name,
+            "variables": self.variables,
+            "generated": sorted(self.generated),
+            "tree": self.tree,
+        }
+
+
+@dataclass
+class CourseExpansion:
+    course: str
+    master_name: str
+    files: dict  # name -> text: the master and everything it may include
+    table: Table
+    groups: list = field(default_factory=list)
+
+    def output_files(self):
+        """name -> text of every file a standalone copy of the course needs."""
+        out = dict(self.files)
+        out.update((g.source_name, g.source) for g in self.groups)
+        return out
+
+
+def expand_course(course, master_name, files, table, previous=None):
+    """Expand every row of `table`; CourseError lists every problem found.
+
+    `previous` maps a group index to (project name, generated passwords) of
+    the course as last stored: @random cells keep the passwords their project
+    already has, even when its row moved, so re-uploading a table changes no
+    password a student already holds.
+    """
+    from .lang import MemorySources
+
+    expander = _Expander(course, master_name, files, table, previous or {}, MemorySources(dict(files)))
+    return expander.run()
+
+
+class _Expander:
+    def __init__(self, course, master_name, files, table, previous, sources):
+        self.course, self.master_name, self.files, self.table = course, master_name, files, table
+        self.previous = previous
+        self.kept_by_project = {project: generated for project, generated in previous.values()}
+        self.sources = sources
+        self.width = len(str(len(table.rows)))
+        self.problems = []  # (Problem, group) before merging
+        self.with_project_line = True
+
+    def run(self):
+        if self.master_name not in self.files:
+            raise CourseError([Problem(self.master_name, 1, 1, "the master file is missing")])
+        self.with_project_line = not self._master_names_project()
+        groups = [g for g in map(self._expand_row, range(1, len(self.table.rows) + 1)) if g]
+        self._check_names(groups)
+        if self.problems:
+            raise CourseError(_merge(self.problems, self.table))
+        return CourseExpansion(self.course, self.master_name, dict(self.files), self.table, groups)
+
+    def _master_names_project(self):
+        """Does the master (or a file it includes) say `project`? Asked once, of group 1."""
+        from .lang import MlnError, loads
+
+        values, _ = self._values(1, {})
+        text, _ = self._group_file(1, values, with_project=False)
+        try:
+            tree = loads(text, filename=self.master_name + ".probe", variables=values, sources=self.sources)
+        except MlnError:
+            return False  # the real expansion below reports whatever is wrong
+        return bool(tree.get("project"))
+
+    def _expand_row(self, index):
+        guess_project, guess_kept = self.previous.get(index, (None, {}))
+        group = self._expand(index, guess_kept)
+        if group and group.project != guess_project and group.generated:
+            # This row now holds another project (rows were added or removed
+            # above it): its passwords are that project's, or new ones.
+            kept = self.kept_by_project.get(group.project, {})
+            if kept != guess_kept:
+                group = self._expand(index, kept, quiet=True) or group
+        return group
+
+    def _expand(self, index, kept, quiet=False):
+        from .lang import MlnError, build_spec, loads
+
+        values, generated = self._values(index, kept)
+        text, lines = self._group_file(index, values, self.with_project_line)
+        name = f"{self.course}-group-{index:0{self.width}d}.mln"
+        try:
+            tree = loads(text, filename=name, variables=values, sources=self.sources)
+            spec = build_spec(tree)
+        except MlnError as exc:
+            if not quiet:
+                for error in getattr(exc, "errors", None) or [exc]:
+                    self._report_mln(error, index, name, lines)
+            return None
+        project = str(tree.get("project") or "")
+        return GroupExpansion(index, self.table.lines[index - 1], project, f"{project}.mln", text, values, generated, tree, spec)
+
+    def _values(self, index, kept):
+        values, generated = {}, {}
+        for column, cell in zip(self.table.columns, self.table.rows[index - 1]):
+            if not column or not cell:
+                continue  # an empty cell leaves the variable to the master's own definition
+            if cell.lower() == RANDOM_CELL:
+                cell = generated[column] = kept.get(column) or random_password()
+            values[column] = cell
+        values["index"] = str(index)
+        values["course"] = self.course
+        return values, generated
+
+    def _group_file(self, index, values, with_project):
+        """Listing 4 for one row, and which table column each of its lines came from."""
+        row = self.table.lines[index - 1]
+        text = [
+            f"# Group {index} of course {self.course}, row {row} of {self.table.name}"
+            " (the article's Listing 4: the row's variables, then the master).",
+            "global {",
+        ]
+        lines = {}
+        for variable, value in values.items():
+            lines[len(text) + 1] = variable
+            text.append(f"    ${variable} = {_quote(value)}")
+        if with_project:
+            text.append(f"    project = {self.course}-{index:0{self.width}d}")
+        text += ["}", "", f"#include {self.master_name}", ""]
+        return "\n".join(text), lines
+
+    def _report_mln(self, error, index, name, lines):
+        variable = getattr(error, "name", None) if getattr(error, "kind", None) == "undefined-variable" else None
+        if error.file == name and error.line in lines:
+            # A problem in the group file is a problem of one table cell.
+            column = lines[error.line]
+            row, col = self.table.position(index, column)
+            message = f"column {column!r}: {error.message}"
+            self.problems.append((Problem(self.table.name, row, col, message), index))
+        elif variable is not None and variable in self.table.columns:
+            row, col = self.table.position(index, variable)
+            message = f"the cell of column {variable!r} is empty, and {error.file}:{error.line}:{error.col} uses ${variable}"
+            self.problems.append((Problem(self.table.name, row, col, message), index))
+        elif variable is not None:
+            message = f"{error.message}: the table has no column {variable!r}"
+            self.problems.append((Problem(error.file, error.line, error.col, message), index))
+        else:
+            self.problems.append((Problem(error.file, error.line, error.col, error.message), index))
+
+    def _check_names(self, groups):
+        first = {}
+        for group in groups:
+            row, _ = self.table.position(group.index)
+            if not PROJECT_NAME.match(group.project):
+                message = f"project name {group.project!r} is not usable: letters, digits, '.', '_' and '-', at most 100"
+                self.problems.append((Problem(self.table.name, row, 1, message), group.index))
+            elif group.project in first:
+                other = first[group.project]
+                message = f"project {group.project} is also the project of group {other.index} (row {other.row}): names must be unique in the course"
+                self.problems.append((Problem(self.table.name, row, 1, message), group.index))
+            elif group.source_name in self.files:
+                message = f"the group file {group.source_name} would replace the course file of that name"
+                self.problems.append((Problem(self.table.name, row, 1, message), group.index))
+            first.setdefault(group.project, group)
+
+
+def _merge(problems, table):
+    """One line per distinct problem: a mistake in the master shows once, naming the groups it hits."""
+    merged = {}
+    for problem, index in problems:
+        merged.setdefault(problem, []).append(index)
+    out = []
+    for problem, indexes in list(merged.items())[:MAX_PROBLEMS]:
+        if problem.file != table.name:
+            message = f"{problem.message} ({_groups_phrase(indexes, table)})"
+            problem = Problem(problem.file, problem.line, problem.col, message, indexes[0])
+        else:
+            problem = Problem(problem.file, problem.line, problem.col, f"group {indexes[0]}: {problem.message}", indexes[0])
+        out.append(problem)
+    return out
+
+
+def _groups_phrase(indexes, table):
+    rows = [table.lines[i - 1] for i in indexes]
+    if len(indexes) == 1:
+        return f"group {indexes[0]}, row {rows[0]} of {table.name}"
+    if len(indexes) == len(table.rows):
+        return f"every group, rows {rows[0]} to {rows[-1]} of {table.name}"
+    shown = ", ".join(map(str, indexes[:5])) + (f" and {len(indexes) - 5} more" if len(indexes) > 5 else "")
+    return f"groups {shown}"
+
+
+def _quote(value):
+    value = value.replace("$", "$$")  # a cell's text is literal, never a variable use
+    if value and not NEEDS_QUOTES.search(value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _size(memory):
+    if memory is None:
+        return "memory unset"
+    for unit, factor in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if memory >= factor and memory % factor == 0:
+            return f"{memory // factor}{unit}"
+    return f"{memory}B"
