@@ -1,0 +1,145 @@
+"""mln.conf: the defaults of this service host's daemon and command line.
+
+The article's Table 2: flat `key value` statements with the lexical rules of
+`.mln` files (comments, quotes), a key may repeat (`daemon_status_query`).
+Read from `MLN_CONF`, else `settings.MLN_CONF`, else `/etc/mln/mln.conf`;
+a missing file means every default. `-P`, `-T` and `-F` on the command line
+override the three folders.
+"""
+
+import ipaddress
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_CONF = "/etc/mln/mln.conf"
+VAR_DIR = Path(os.environ.get("MLN_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
+
+MiB = 1024 * 1024
+UNITS = {"": 1, "K": 1024, "M": MiB, "G": 1024 * MiB, "T": 1024 * 1024 * MiB}
+SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*$", re.IGNORECASE)
+TRUE_WORDS = {"1", "yes", "true", "on"}
+
+
+class ConfError(Exception):
+    """mln.conf holds a value the daemon cannot use; names the file and line."""
+
+
+@dataclass(frozen=True)
+class MlnConf:
+    path: str
+    projects: Path = VAR_DIR / "projects"
+    templates: Path = VAR_DIR / "templates"
+    files: Path = VAR_DIR / "files"
+    default_template: str = "tiny"
+    default_memory: int = 128 * MiB
+    default_size: int | None = None
+    service_host: str = "localhost"
+    libvirt_uri: str = "qemu:///system"
+    kernel: Path | None = None
+    initrd: Path | None = None
+    listen_address: str = "127.0.0.1"
+    nat_pool: ipaddress.IPv4Network = ipaddress.IPv4Network("10.200.0.0/16")
+    # KVM is offered on these machines but guests hang in early boot (see
+    # docs/hypervisor-notes.md), so TCG is the default; `kvm yes` opts in.
+    kvm: bool = False
+    statements: dict = field(default_factory=dict)  # every key -> list of values, as written
+
+    @property
+    def queue_name(self):
+        return f"mln.{self.service_host}"
+
+
+def parse_size(text):
+    """`128M`, `2GB`, `256MB`, `1024` -> bytes."""
+    match = SIZE.match(text or "")
+    if not match:
+        raise ValueError(f"not a size: {text!r}")
+    return int(float(match[1]) * UNITS[match[2].upper()])
+
+
+def conf_path():
+    if os.environ.get("MLN_CONF"):
+        return os.environ["MLN_CONF"]
+    try:
+        from django.conf import settings
+
+        return getattr(settings, "MLN_CONF", DEFAULT_CONF) if settings.configured else DEFAULT_CONF
+    except ImportError:
+        return DEFAULT_CONF
+
+
+def load(path=None, projects=None, templates=None, files=None):
+    """The conf of this host; the three folders may be overridden (-P, -T, -F)."""
+    path = str(path or conf_path())
+    conf = from_statements(path, read_statements(path))
+    overrides = {k: Path(v).resolve() for k, v in
+                 (("projects", projects), ("templates", templates), ("files", files)) if v}
+    return replace(conf, **overrides)
+
+
+def load_for_args(args):
+    """The conf for a command line: its -P, -T and -F win over the file."""
+    return load(projects=getattr(args, "projects_path", None), templates=getattr(args, "templates_path", None),
+                files=getattr(args, "files_path", None))
+
+
+def read_statements(path):
+    """[(key, value, line)] from the file, [] when there is none."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise ConfError(f"{path}: {exc.strerror}") from exc
+    try:
+        from projects.lang import MlnError, parse_statements
+    except ImportError:  # the language package has not landed yet: a stand-in reader
+        return interim_statements(text)
+    try:
+        return [(key, value, pos.line) for key, value, pos in parse_statements(text, path)]
+    except MlnError as exc:
+        raise ConfError(str(exc)) from exc
+
+
+WORD = re.compile(r'"((?:\\.|[^"\\])*)"|([^\s;]+)')
+
+
+def interim_statements(text):
+    """Flat `key value` lines; replaced by projects.lang.parse_statements."""
+    statements = []
+    for number, line in enumerate(text.splitlines(), 1):
+        words = []
+        for quoted, bare in WORD.findall(line):
+            if bare.startswith("#"):
+                break
+            words.append(bare or re.sub(r"\\(.)", r"\1", quoted))
+        if words:
+            statements.append((words[0], " ".join(words[1:]), number))
+    return statements
+
+
+CONVERTERS = {
+    "projects": Path, "templates": Path, "files": Path, "kernel": Path, "initrd": Path,
+    "default_template": str, "default_memory": parse_size, "default_size": parse_size,
+    "service_host": str, "libvirt_uri": str, "daemon_listen_address": str,
+    "nat_pool": ipaddress.IPv4Network, "kvm": lambda v: v.lower() in TRUE_WORDS,
+}
+FIELD_OF = {"daemon_listen_address": "listen_address"}
+
+
+def from_statements(path, statements):
+    values, seen = {}, {}
+    for key, value, line in statements:
+        seen.setdefault(key, []).append(value)
+        if key in CONVERTERS:
+            values[FIELD_OF.get(key, key)] = convert(path, line, key, value)
+    return MlnConf(path=path, statements=seen, **values)
+
+
+def convert(path, line, key, value):
+    try:
+        return CONVERTERS[key](value)
+    except ValueError as exc:
+        raise ConfError(f"{path}:{line}: {key}: {exc}") from exc

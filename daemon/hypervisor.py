@@ -1,0 +1,306 @@
+"""The one module that imports libvirt.
+
+A `Hypervisor` is one connection (`qemu:///system` on a service host,
+`test:///default` in tests: its in-memory state lives in the process that
+opened it). Every `ensure_*` call is idempotent and says whether it created
+something, so a build can undo exactly what it made; every `remove_*` call
+accepts an object that is already gone.
+
+Disks are volumes of one libvirt `dir` storage pool per project: the test
+driver and qemu:///system then take the same code path, and on the test
+driver a thousand overlays cost milliseconds instead of a thousand
+`qemu-img` runs.
+"""
+
+import ipaddress
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+import libvirt
+
+from . import definitions
+
+# libvirt prints every error to stderr by default; we raise them instead.
+libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
+STATES = {
+    libvirt.VIR_DOMAIN_RUNNING: "running",
+    libvirt.VIR_DOMAIN_BLOCKED: "running",
+    libvirt.VIR_DOMAIN_PAUSED: "paused",
+    libvirt.VIR_DOMAIN_SHUTDOWN: "running",
+    libvirt.VIR_DOMAIN_SHUTOFF: "shut off",
+    libvirt.VIR_DOMAIN_CRASHED: "crashed",
+    libvirt.VIR_DOMAIN_PMSUSPENDED: "paused",
+}
+UNDEFINED = "undefined"
+
+
+class HypervisorError(Exception):
+    """libvirt refused a step; the message is libvirt's own."""
+
+
+class NoFreeSubnet(HypervisorError):
+    """Every subnet of mln.conf's nat_pool is taken on this host."""
+
+
+@dataclass
+class DomainState:
+    name: str
+    state: str                      # running, shut off, paused, crashed, undefined
+    memory: int | None = None       # bytes
+    vnc_port: int | None = None
+    macs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ProjectObjects:
+    """Everything libvirt holds for one project: for idempotence and leak checks."""
+
+    domains: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    pools: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+
+    def __bool__(self):
+        return bool(self.domains or self.networks or self.pools or self.volumes)
+
+
+def lookup(find, name):
+    """The object, or None when libvirt does not know it."""
+    try:
+        return find(name)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_NETWORK,
+                                    libvirt.VIR_ERR_NO_STORAGE_POOL, libvirt.VIR_ERR_NO_STORAGE_VOL):
+            return None
+        raise HypervisorError(exc.get_error_message()) from exc
+
+
+def call(method, *args):
+    try:
+        return method(*args)
+    except libvirt.libvirtError as exc:
+        raise HypervisorError(exc.get_error_message()) from exc
+
+
+class Hypervisor:
+    def __init__(self, uri):
+        self.uri = uri
+        try:
+            self.conn = libvirt.open(uri)
+        except libvirt.libvirtError as exc:
+            raise HypervisorError(f"cannot connect to {uri}: {exc.get_error_message()}") from exc
+        self._capabilities = None
+
+    def close(self):
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- what this hypervisor offers ------------------------------------------
+
+    @property
+    def driver(self):
+        """`QEMU`, `Test`, `Xen`, `ESX`...: which keywords can be honoured as written."""
+        return self.conn.getType()
+
+    def capabilities(self):
+        if self._capabilities is None:
+            self._capabilities = ET.fromstring(self.conn.getCapabilities())
+        return self._capabilities
+
+    def arch(self):
+        return self.capabilities().findtext("host/cpu/arch")
+
+    def domain_types(self):
+        """The domain types offered for full-virtualization guests of the host's arch."""
+        caps = self.capabilities()
+        for guest in caps.findall("guest"):
+            if guest.findtext("os_type") == "hvm" and guest.find("arch").get("name") == self.arch():
+                return [d.get("type") for d in guest.findall("arch/domain")]
+        return []
+
+    def domain_type(self, use_kvm):
+        """kvm only when offered and mln.conf says it works here; else TCG (`qemu`)."""
+        offered = self.domain_types()
+        if use_kvm and "kvm" in offered:
+            return "kvm"
+        if "qemu" in offered:
+            return "qemu"
+        if not offered:
+            raise HypervisorError(f"{self.uri} offers no hvm guests")
+        return offered[0]
+
+    # --- storage ------------------------------------------------------------------
+
+    def ensure_pool(self, name, path):
+        pool = lookup(self.conn.storagePoolLookupByName, name)
+        created = pool is None
+        if created:
+            pool = call(self.conn.storagePoolDefineXML, definitions.pool_xml(name, path), 0)
+            call(pool.build, 0)  # makes the folder on qemu:///system; a no-op on the test driver
+        if not pool.isActive():
+            call(pool.create, 0)
+        call(pool.setAutostart, 1)
+        return created
+
+    def free_bytes(self, pool_name):
+        pool = lookup(self.conn.storagePoolLookupByName, pool_name)
+        return call(pool.info)[3] if pool else None
+
+    def ensure_overlay(self, pool_name, volume, capacity, backing_path, backing_format):
+        pool = call(self.conn.storagePoolLookupByName, pool_name)
+        if lookup(pool.storageVolLookupByName, volume) is not None:
+            return False
+        xml = definitions.overlay_xml(volume, capacity, backing_path, backing_format)
+        call(pool.createXML, xml, 0)
+        return True
+
+    def volume_path(self, pool_name, volume):
+        pool = call(self.conn.storagePoolLookupByName, pool_name)
+        return call(pool.storageVolLookupByName, volume).path()
+
+    def remove_volume(self, pool_name, volume):
+        pool = lookup(self.conn.storagePoolLookupByName, pool_name)
+        found = pool and lookup(pool.storageVolLookupByName, volume)
+        if found:
+            call(found.delete, 0)
+
+    def remove_pool(self, name):
+        """Deletes every volume, the folder (when empty) and the pool."""
+        pool = lookup(self.conn.storagePoolLookupByName, name)
+        if pool is None:
+            return
+        if pool.isActive():
+            call(pool.refresh, 0)
+            for volume in call(pool.listAllVolumes, 0):
+                call(volume.delete, 0)
+            call(pool.destroy)
+        try:
+            pool.delete(0)
+        except libvirt.libvirtError:
+            pass  # the folder holds files of ours (seeds, logs): the caller removes them
+        call(pool.undefine)
+
+    # --- networks -------------------------------------------------------------------
+
+    def ensure_network(self, network: definitions.NetworkDefinition):
+        found = lookup(self.conn.networkLookupByName, network.name)
+        created = found is None
+        if created:
+            found = call(self.conn.networkDefineXML, definitions.network_xml(network))
+        if not found.isActive():
+            call(found.create)
+        call(found.setAutostart, 1)
+        return created
+
+    def activate_network(self, name):
+        found = call(self.conn.networkLookupByName, name)
+        if not found.isActive():
+            call(found.create)
+
+    def network_exists(self, name):
+        return lookup(self.conn.networkLookupByName, name) is not None
+
+    def used_subnets(self):
+        """Every IPv4 subnet of a libvirt network on this host, ours or not."""
+        subnets = []
+        for network in call(self.conn.listAllNetworks, 0):
+            found = definitions.subnet_of(network.XMLDesc(0))
+            if found:
+                subnets.append(ipaddress.IPv4Network(f"{found[0]}/{found[1]}", strict=False))
+        return subnets
+
+    def free_subnet(self, pool, taken=(), prefix=24):
+        """The first /24 of the pool that no network on this host uses, nor `taken`."""
+        used = self.used_subnets() + list(taken)
+        for subnet in pool.subnets(new_prefix=prefix):
+            if not any(subnet.overlaps(other) for other in used):
+                return subnet
+        raise NoFreeSubnet(f"no free /{prefix} left in nat_pool {pool}")
+
+    def remove_network(self, name):
+        found = lookup(self.conn.networkLookupByName, name)
+        if found is None:
+            return
+        if found.isActive():
+            call(found.destroy)
+        call(found.undefine)
+
+    # --- domains ---------------------------------------------------------------------
+
+    def define(self, guest: definitions.GuestDefinition):
+        """Defines (or redefines) the domain; True when it did not exist before."""
+        created = lookup(self.conn.lookupByName, guest.name) is None
+        call(self.conn.defineXML, definitions.domain_xml(guest))
+        return created
+
+    def vnc_password(self, name):
+        """The password of a defined domain, so a rebuild keeps the one students know."""
+        found = lookup(self.conn.lookupByName, name)
+        if found is None:
+            return None
+        return definitions.vnc_password_of(call(found.XMLDesc, libvirt.VIR_DOMAIN_XML_SECURE))
+
+    def start(self, name):
+        """Starts a defined domain; False when it was already running."""
+        domain = call(self.conn.lookupByName, name)
+        if domain.isActive():
+            return False
+        call(domain.create)
+        return True
+
+    def stop(self, name):
+        """Powers the domain off (the article's stop); False when it was not running."""
+        domain = lookup(self.conn.lookupByName, name)
+        if domain is None or not domain.isActive():
+            return False
+        call(domain.destroy)
+        return True
+
+    def undefine(self, name):
+        domain = lookup(self.conn.lookupByName, name)
+        if domain is None:
+            return False
+        if domain.isActive():
+            call(domain.destroy)
+        call(domain.undefineFlags, libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+             | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+        return True
+
+    # --- state -----------------------------------------------------------------------
+
+    def domain_state(self, name):
+        domain = lookup(self.conn.lookupByName, name)
+        if domain is None:
+            return DomainState(name, UNDEFINED)
+        state, max_kib, _mem, _vcpus, _time = call(domain.info)
+        xml = call(domain.XMLDesc, 0)
+        return DomainState(name, STATES.get(state, "unknown"), max_kib * 1024,
+                           definitions.vnc_port_of(xml), definitions.macs_of(xml))
+
+    def project_objects(self, project):
+        objects = ProjectObjects()
+        for domain in call(self.conn.listAllDomains, 0):
+            if self._owner(domain.XMLDesc(0)) == project:
+                objects.domains.append(domain.name())
+        for network in call(self.conn.listAllNetworks, 0):
+            if self._owner(network.XMLDesc(0)) == project:
+                objects.networks.append(network.name())
+        pool = lookup(self.conn.storagePoolLookupByName, definitions.pool_name(project))
+        if pool is not None:
+            objects.pools.append(pool.name())
+            if pool.isActive():
+                objects.volumes = sorted(call(pool.listVolumes))
+        objects.domains.sort()
+        objects.networks.sort()
+        return objects
+
+    @staticmethod
+    def _owner(xml):
+        found = definitions.read_metadata(xml)
+        return found and found[0]

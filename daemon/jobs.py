@@ -1,0 +1,280 @@
+"""The daemon's jobs: build, rebuild, start, stop, remove, export and import.
+
+`run(build_id)` is what RQ calls (queue `mln.<service_host>`), and what the
+command line calls in-process for its own host. Each run is Build.start /
+try / fail(reason) / succeed, with one BuildEvent per step, also sent to the
+channel-layer groups `project-<id>` and `course-<id>` for live pages.
+
+Every step is idempotent (it makes only what is missing), so a job run twice,
+or run again after the daemon was killed half-way, converges on the same
+guests. A job that fails undoes what this run made, in reverse order, so a
+failed build leaves nothing running or half-made; a killed one leaves what it
+made for the next run to adopt or `mln remove` to delete.
+"""
+
+import logging
+import shutil
+from functools import partial
+from pathlib import Path
+
+from django.db import transaction
+
+from projects.choices import Action, EventLevel, ProjectState
+from projects.lang.spec import ProjectSpec
+from projects.models import Build
+
+from . import conf as mlnconf
+from . import definitions, records
+from .hypervisor import Hypervisor, HypervisorError
+from .plan import Image, PlanError, plan_project
+
+log = logging.getLogger(__name__)
+
+
+class JobError(Exception):
+    """A job cannot go on; the message says which host and why."""
+
+
+class StepFailed(Exception):
+    def __init__(self, step, host, reason):
+        super().__init__(f"{step}{' ' + host if host else ''}: {reason}")
+
+
+EXPECTED = (JobError, PlanError, HypervisorError, mlnconf.ConfError, OSError)
+
+
+class Job:
+    """One run of one Build: its steps, their events, and the undo of what it made."""
+
+    def __init__(self, build, conf, hypervisor, progress=None):
+        self.build, self.project, self.conf, self.hv = build, build.project, conf, hypervisor
+        self.spec = ProjectSpec.from_dict(self.project.spec)
+        self.progress = progress
+        self.undo = []
+        self.done = self.total = 0
+
+    def event(self, step, message="", host="", level=EventLevel.INFO):
+        event = self.build.log_event(step, message, host, level, self.done, self.total)
+        records.broadcast(self.project, event)
+        if self.progress:
+            self.progress(event)
+
+    def warn(self, host, message):
+        self.event("warning", message, host, EventLevel.WARNING)
+
+    def step(self, step, host, action, undo=None, message=""):
+        """Runs one idempotent action; remembers how to undo it if it made something."""
+        try:
+            created = action()
+        except EXPECTED as exc:
+            raise StepFailed(step, host, exc) from exc
+        if created and undo:
+            self.undo.append(undo)
+        self.done += 1
+        self.event(step, message or ("made" if created else "already there"), host)
+
+    def rollback(self):
+        for undo in reversed(self.undo):
+            try:
+                undo()
+            except EXPECTED as exc:  # keep undoing the rest: a leftover is reported, not fatal
+                self.warn("", f"could not undo a step: {exc}")
+        self.undo.clear()
+
+    # --- what this run works on -------------------------------------------------------
+
+    def hosts(self):
+        """This service host's hosts, or the one named with -h."""
+        home = self.build.service_host
+        default = self.build.options.get("default_service_host", home)
+        hosts = [h for h in self.spec.hosts.values() if (h.service_host or default) == home]
+        if self.build.host_name:
+            hosts = [h for h in hosts if h.name == self.build.host_name]
+            if not hosts:
+                raise JobError(f"project {self.spec.name} has no host {self.build.host_name} on {home}")
+        return hosts
+
+    def domain(self, host):
+        return definitions.object_name(self.spec.name, host.name)
+
+    def folder(self):
+        return Path(self.conf.projects) / self.spec.name
+
+    def plan(self):
+        return plan_project(self.spec, self.conf, self.hv, registered_images(), self.hosts())
+
+
+def registered_images():
+    from templates_registry.models import Template
+
+    return {t.name: Image(t.name, t.image, t.format, t.boot, t.virtual_size) for t in Template.objects.all()}
+
+
+# --- the actions ------------------------------------------------------------------------
+
+
+def build(job):
+    plan = job.plan()  # refuses (unknown template, no space) before anything is made
+    job.total = 1 + len(plan.networks) + 3 * len(plan.hosts)
+    for host in plan.hosts:
+        for warning in host.warnings:
+            job.warn(host.spec.name, warning)
+    job.step("storage", "", partial(ensure_storage, job, plan), undo=partial(remove_storage, job))
+    for network in plan.networks:
+        job.step("switch", network.switch, partial(job.hv.ensure_network, network),
+                 undo=partial(job.hv.remove_network, network.name))
+    for host in plan.hosts:
+        build_host(job, plan, host)
+    records.set_project_state(job.project, ProjectState.BUILT)
+
+
+def build_host(job, plan, host):
+    name = host.spec.name
+    job.step("disk", name, partial(job.hv.ensure_overlay, plan.pool, host.volume, host.capacity,
+                                   host.image.path, host.image.format),
+             undo=partial(job.hv.remove_volume, plan.pool, host.volume))
+    job.step("seed", name, partial(write_seed, job, host), undo=partial(Path(host.guest.seed).unlink, True))
+    job.step("define", name, partial(job.hv.define, host.guest), undo=partial(job.hv.undefine, host.guest.name))
+
+
+def ensure_storage(job, plan):
+    made_folder = not plan.folder.exists()
+    plan.folder.mkdir(parents=True, exist_ok=True)
+    return job.hv.ensure_pool(plan.pool, str(plan.folder)) or made_folder
+
+
+def remove_storage(job):
+    job.hv.remove_pool(definitions.pool_name(job.spec.name))
+    shutil.rmtree(job.folder(), ignore_errors=True)
+
+
+def write_seed(job, host):
+    """The guest configuration disk; rewritten every time, so it follows the file."""
+    from . import guestconfig
+
+    seed = Path(host.guest.seed)
+    existed = seed.exists()
+    guestconfig.write_seed(job.spec.name, host.spec, host.macs, seed, files_root=job.conf.files)
+    return not existed
+
+
+def rebuild(job):
+    remove(job)
+    job.done = 0
+    build(job)
+
+
+def start(job):
+    hosts = job.hosts()
+    job.total = 1 + len(hosts)
+    job.step("switches", "", partial(activate_project, job))
+    for host in hosts:
+        name = job.domain(host)
+        if job.hv.domain_state(name).state == "undefined":
+            raise StepFailed("start", host.name, f"not built: run mln build for project {job.spec.name}")
+        job.step("start", host.name, partial(job.hv.start, name), undo=partial(job.hv.stop, name))
+    records.set_project_state(job.project, ProjectState.RUNNING)
+
+
+def activate_project(job):
+    """After a reboot of the service host, the project's storage and switches may be down."""
+    objects = job.hv.project_objects(job.spec.name)
+    for pool in objects.pools:
+        job.hv.ensure_pool(pool, str(job.folder()))
+    for network in objects.networks:
+        job.hv.activate_network(network)
+    return False
+
+
+def stop(job):
+    hosts = job.hosts()
+    job.total = len(hosts)
+    for host in hosts:
+        job.step("stop", host.name, partial(job.hv.stop, job.domain(host)))
+    if not job.build.host_name:
+        records.set_project_state(job.project, ProjectState.STOPPED)
+
+
+def remove(job):
+    """Everything of the project on this host, found by libvirt's metadata, not by the spec."""
+    objects = job.hv.project_objects(job.spec.name)
+    job.total = len(objects.domains) + len(objects.networks) + 1
+    for domain in objects.domains:
+        job.step("undefine", domain, partial(job.hv.undefine, domain))
+    for network in objects.networks:
+        job.step("remove switch", network, partial(remove_network, job, network))
+    job.step("remove storage", "", partial(remove_storage, job))
+    records.set_project_state(job.project, ProjectState.REMOVED)
+
+
+def remove_network(job, name):
+    job.hv.remove_network(name)
+    return True
+
+
+def export(job):
+    from . import export as archive
+
+    archive.export_project(job)
+
+
+def import_(job):
+    from . import export as archive
+
+    archive.import_project(job)
+
+
+ACTIONS = {Action.BUILD: build, Action.REBUILD: rebuild, Action.START: start, Action.STOP: stop,
+           Action.REMOVE: remove, Action.EXPORT: export, Action.IMPORT: import_}
+
+
+# --- the entry point ------------------------------------------------------------------
+
+DAEMON_CONF = None
+
+
+def configure(conf):
+    """The conf a worker runs its jobs with (`mln daemon` with -P, -T, -F)."""
+    global DAEMON_CONF
+    DAEMON_CONF = conf
+
+
+def run(build_id, conf=None, progress=None):
+    """Runs one Build; returns it, succeeded or failed. Never raises for a failed step."""
+    build = Build.objects.select_related("project").get(pk=build_id)
+    conf = conf or DAEMON_CONF or mlnconf.load()
+    build.start()
+    try:
+        with Hypervisor(conf.libvirt_uri) as hypervisor:
+            job = Job(build, conf, hypervisor, progress)
+            run_action(job)
+    except (StepFailed, *EXPECTED) as exc:
+        fail(build, str(exc), progress)
+    except Exception as exc:  # a bug: the user gets one line, the log gets the traceback
+        log.exception("build %s failed", build.pk)
+        fail(build, f"internal error: {exc!r}", progress)
+    else:
+        build.succeed()
+    return build
+
+
+def run_action(job):
+    try:
+        ACTIONS[job.build.action](job)
+    except Exception:
+        job.rollback()
+        raise
+    finally:
+        records.record_hosts(job.project, job.spec, job.hv, job.build.service_host)
+
+
+def fail(build, reason, progress=None):
+    with transaction.atomic():
+        build.fail(reason)
+        event = build.log_event("failed", reason, level=EventLevel.ERROR)
+        if build.action in (Action.BUILD, Action.REBUILD):
+            records.set_project_state(build.project, ProjectState.FAILED)
+    records.broadcast(build.project, event)
+    if progress:
+        progress(event)
+

@@ -1,0 +1,283 @@
+"""The verbs of the article's Table 1: build, start, stop, status, list, remove,
+export, import, and `daemon`, the worker of this service host.
+
+For hosts on this service host the command line runs the job itself and
+prints a line per step; for another service host it enqueues the job on that
+host's queue (`mln.<service_host>`) and follows its events in the database.
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import CommandError, verb
+
+
+def register(verbs):
+    p = verb(verbs, "build", build, "build a project from a .mln file", needs_django=True)
+    p.add_argument("-f", dest="file", required=True, metavar="FILE")
+    p.add_argument("-r", dest="rebuild", action="store_true", help="remove the project first, then build it")
+    for name, run, help in (("start", start, "start a project's hosts"), ("stop", stop, "stop a project's hosts")):
+        p = verb(verbs, name, run, help, needs_django=True)
+        p.add_argument("-p", dest="project", required=True, metavar="PROJECT")
+        p.add_argument("-h", dest="host", default="", metavar="HOST", help="only this host")
+    p = verb(verbs, "status", status, "hosts, their state, addresses and consoles", needs_django=True)
+    p.add_argument("-p", dest="project", metavar="PROJECT")
+    p.add_argument("--json", action="store_true")
+    verb(verbs, "list", list_projects, "the projects and their state", needs_django=True)
+    p = verb(verbs, "remove", remove, "remove a project's guests, switches and disks", needs_django=True)
+    p.add_argument("-p", dest="project", required=True, metavar="PROJECT")
+    p = verb(verbs, "export", export, "a project as a self-contained folder", needs_django=True)
+    p.add_argument("-p", dest="project", required=True, metavar="PROJECT")
+    p.add_argument("-d", dest="directory", required=True, metavar="DIR")
+    p.add_argument("-z", dest="compress", action="store_true", help="compress the disks")
+    p = verb(verbs, "import", import_, "a project from an exported folder", needs_django=True)
+    p.add_argument("-p", dest="project", required=True, metavar="PROJECT")
+    p.add_argument("-d", dest="directory", required=True, metavar="DIR")
+    p = verb(verbs, "daemon", daemon, "run this service host's worker", needs_django=True)
+    p.add_argument("-D", dest="pidfile", metavar="PIDFILE", help="write the process id here")
+
+
+def load_conf(args):
+    from daemon import conf
+
+    try:
+        return conf.load_for_args(args)
+    except conf.ConfError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def get_project(name):
+    from projects.models import Project
+
+    try:
+        return Project.objects.get(name=name)
+    except Project.DoesNotExist:
+        raise CommandError(f"no project {name!r}") from None
+
+
+# --- build ---------------------------------------------------------------------------
+
+
+def read_project_file(path):
+    from projects import lang
+
+    try:
+        tree = lang.load(path, include_dirs=())
+        return tree, lang.build_spec(tree)
+    except lang.MlnError as exc:
+        raise CommandError(str(exc)) from exc
+    except OSError as exc:
+        raise CommandError(f"{path}: {exc.strerror}") from exc
+
+
+def save_project(path, tree, spec):
+    """The Project row of a command-line build (no group); a course's project is not ours to change."""
+    from projects.models import Project
+
+    project = Project.objects.filter(name=spec.name).first()
+    if project and project.group_id:
+        raise CommandError(f"project {spec.name} belongs to a course; build it from the course page")
+    project = project or Project(name=spec.name)
+    project.source_name, project.source = Path(path).name, Path(path).read_text()
+    project.tree, project.spec = tree, spec.to_dict()
+    project.save()
+    return project
+
+
+def build(args):
+    from projects.choices import Action
+
+    conf = load_conf(args)
+    tree, spec = read_project_file(args.file)
+    project = save_project(args.file, tree, spec)
+    return run_on_service_hosts(project, Action.REBUILD if args.rebuild else Action.BUILD, conf)
+
+
+def start(args):
+    from projects.choices import Action
+
+    return run_on_service_hosts(get_project(args.project), Action.START, load_conf(args), args.host)
+
+
+def stop(args):
+    from projects.choices import Action
+
+    return run_on_service_hosts(get_project(args.project), Action.STOP, load_conf(args), args.host)
+
+
+def remove(args):
+    from projects.choices import Action
+
+    return run_on_service_hosts(get_project(args.project), Action.REMOVE, load_conf(args))
+
+
+def export(args):
+    from projects.choices import Action
+
+    options = {"directory": str(Path(args.directory).resolve()), "compress": args.compress}
+    return run_here(get_project(args.project), Action.EXPORT, load_conf(args), options=options)
+
+
+def import_(args):
+    from daemon import export as archive
+    from projects.choices import Action
+
+    conf = load_conf(args)
+    try:
+        project = archive.project_from_folder(args.project, args.directory)
+    except archive.ArchiveError as exc:
+        raise CommandError(str(exc)) from exc
+    return run_here(project, Action.IMPORT, conf, options={"directory": str(Path(args.directory).resolve())})
+
+
+# --- running and following jobs --------------------------------------------------------------
+
+
+def service_hosts(project, conf):
+    hosts = project.spec.get("hosts", {}).values()
+    return sorted({h.get("service_host") or conf.service_host for h in hosts} or {conf.service_host})
+
+
+def run_on_service_hosts(project, action, conf, host_name=""):
+    if host_name and host_name not in project.spec.get("hosts", {}):
+        raise CommandError(f"project {project.name} has no host {host_name}")
+    failed = 0
+    for service_host in service_hosts(project, conf):
+        if host_name and (project.spec["hosts"][host_name].get("service_host") or conf.service_host) != service_host:
+            continue
+        failed += run_here(project, action, conf, host_name, service_host=service_host)
+    return 1 if failed else 0
+
+
+def run_here(project, action, conf, host_name="", options=None, service_host=None):
+    """Runs the job in-process for this service host, or enqueues and follows it for another."""
+    from daemon import jobs
+    from projects.models import Build
+
+    service_host = service_host or conf.service_host
+    options = {**(options or {}), "service_host": service_host, "default_service_host": conf.service_host}
+    build = Build.objects.create(project=project, action=action, host_name=host_name, options=options)
+    if service_host == conf.service_host:
+        build = jobs.run(build.pk, conf=conf, progress=print_event)
+    else:
+        print(f"{project.name}: {action} queued on mln.{service_host}")
+        build.enqueue()
+        build = follow(build)
+    return report(build)
+
+
+def print_event(event):
+    where = f" {event.host_name}" if event.host_name else ""
+    progress = f"[{event.done}/{event.total}] " if event.total else ""
+    stream = sys.stderr if event.level != "info" else sys.stdout
+    print(f"{progress}{event.step}{where}: {event.message}", file=stream, flush=True)
+
+
+def follow(build, poll=0.5):
+    """Prints a remote job's events as its daemon stores them, until the build ends."""
+    from projects.choices import BuildStatus
+
+    seen = 0
+    while True:
+        build.refresh_from_db()
+        for event in build.events.filter(seq__gt=seen).order_by("seq"):
+            print_event(event)
+            seen = event.seq
+        if build.status in (BuildStatus.SUCCEEDED, BuildStatus.FAILED):
+            return build
+        time.sleep(poll)
+
+
+def report(build):
+    from projects.choices import BuildStatus
+
+    if build.status == BuildStatus.FAILED:
+        print(f"mln: error: {build.action} {build.project.name}: {build.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# --- status and list -----------------------------------------------------------------------
+
+
+def status(args):
+    from projects.models import Project
+
+    conf = load_conf(args)
+    projects = [get_project(args.project)] if args.project else list(Project.objects.all())
+    refresh_local_hosts(projects, conf)
+    rows = [host_status(h) for p in projects for h in p.hosts.all()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print_table(rows, ["project", "host", "state", "memory", "addresses", "vnc", "service_host"])
+    return 0
+
+
+def refresh_local_hosts(projects, conf):
+    """Hosts of this service host are asked of libvirt; others are as their daemon last said."""
+    from daemon import records
+    from daemon.hypervisor import Hypervisor, HypervisorError
+    from projects.lang.spec import ProjectSpec
+
+    try:
+        with Hypervisor(conf.libvirt_uri) as hypervisor:
+            for project in projects:
+                if project.spec:
+                    records.record_hosts(project, ProjectSpec.from_dict(project.spec), hypervisor, conf.service_host)
+    except HypervisorError as exc:
+        print(f"mln: warning: {exc}; showing the last known states", file=sys.stderr)
+
+
+def host_status(host):
+    display = host.vnc_port - 5900 if host.vnc_port else None
+    return {"project": host.project.name, "host": host.name, "state": host.state,
+            "memory": f"{host.memory // (1024 * 1024)}M" if host.memory else "",
+            "addresses": host.addresses, "vnc": f"{host.service_host}:{display}" if display is not None else "",
+            "vnc_port": host.vnc_port, "service_host": host.service_host}
+
+
+def print_table(rows, columns):
+    cells = [[cell(row[c]) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    for line in [columns, *cells]:
+        print("  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip())
+
+
+def cell(value):
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def list_projects(args):
+    from projects.models import Project
+
+    rows = [{"project": p.name, "state": p.state, "hosts": len(p.spec.get("hosts", {})),
+             "course": str(p.group) if p.group_id else ""} for p in Project.objects.select_related("group__course")]
+    print_table(rows, ["project", "state", "hosts", "course"])
+    return 0
+
+
+# --- the daemon -------------------------------------------------------------------------------
+
+
+def daemon(args):
+    import django_rq
+    from rq import SimpleWorker, Worker
+
+    from daemon import jobs
+
+    conf = load_conf(args)
+    jobs.configure(conf)
+    if args.pidfile:
+        Path(args.pidfile).write_text(f"{os.getpid()}\n")
+    print(f"mln daemon: service host {conf.service_host}, queue {conf.queue_name}, libvirt {conf.libvirt_uri}")
+    # The test driver keeps its guests in the process that opened it: no fork per job there.
+    worker_class = SimpleWorker if conf.libvirt_uri.startswith("test:") else Worker
+    worker = worker_class([conf.queue_name], connection=django_rq.get_connection("default"))
+    worker.work(with_scheduler=False)
+    return 0
