@@ -11,7 +11,8 @@ one project: the row is the truth, RQ only delivers it.
 import secrets
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.utils import timezone
 
 from .choices import Action, BuildStatus, EventLevel, HostState, ProjectState
 
@@ -84,6 +85,15 @@ class Project(models.Model):
     def __str__(self):
         return self.name
 
+    def enqueue_build(self, action, service_host, host_name="", options=None, requested_by=None):
+        """A Build row, and its job on the queue of `service_host` once the row is committed."""
+        build = Build.objects.create(project=self, action=action, host_name=host_name,
+                                     options={**(options or {}), "service_host": service_host},
+                                     requested_by=requested_by)
+        transaction.on_commit(lambda: build.enqueue())
+        return build
+
+
 
 class Switch(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="switches")
@@ -109,6 +119,7 @@ class Host(models.Model):
     state = models.CharField(max_length=20, choices=HostState.choices, default=HostState.ABSENT)
     domain_name = models.CharField(max_length=200, blank=True)
     vnc_port = models.PositiveIntegerField(null=True, blank=True)
+    vnc_password = models.CharField(max_length=64, blank=True, help_text="the console's password")
     addresses = models.JSONField(default=dict, blank=True, help_text="interface -> address")
     state_at = models.DateTimeField(null=True, blank=True)
 
@@ -137,6 +148,39 @@ class Build(models.Model):
 
     def __str__(self):
         return f"{self.action} {self.project.name}"
+
+    @property
+    def service_host(self):
+        return self.options.get("service_host", "localhost")
+
+    def enqueue(self):
+        import django_rq
+        from rq import Queue
+
+        # One queue per service host, named at run time: not one of settings.RQ_QUEUES.
+        queue = Queue(f"mln.{self.service_host}", connection=django_rq.get_connection("default"))
+        queue.enqueue("daemon.jobs.run", self.pk, job_id=f"build-{self.pk}", job_timeout=3600)
+
+    def start(self):
+        self.status, self.started_at, self.error = BuildStatus.RUNNING, timezone.now(), ""
+        self.save(update_fields=["status", "started_at", "error"])
+
+    def succeed(self):
+        self.status, self.finished_at = BuildStatus.SUCCEEDED, timezone.now()
+        self.save(update_fields=["status", "finished_at"])
+
+    def fail(self, reason):
+        self.status, self.finished_at, self.error = BuildStatus.FAILED, timezone.now(), reason
+        self.save(update_fields=["status", "finished_at", "error"])
+
+    def log_event(self, step, message="", host_name="", level=EventLevel.INFO, done=0, total=0):
+        """Appends the next numbered event; one writer per build, so a counter suffices."""
+        if not hasattr(self, "_seq"):
+            self._seq = self.events.aggregate(models.Max("seq"))["seq__max"] or 0
+        self._seq += 1
+        return BuildEvent.objects.create(build=self, seq=self._seq, step=step, host_name=host_name,
+                                         level=level, message=message, done=done, total=total)
+
 
 
 class BuildEvent(models.Model):
