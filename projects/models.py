@@ -8,7 +8,10 @@ the spec itself (JSON) is what the daemon builds from. A Build is one job on
 one project: the row is the truth, RQ only delivers it.
 """
 
+import csv
+import io
 import secrets
+import zipfile
 
 from django.conf import settings
 from django.db import models, transaction
@@ -33,6 +36,93 @@ class Course(models.Model):
     def __str__(self):
         return self.name
 
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse("course", args=[self.short_name])
+
+    def inputs(self):
+        """The master, files and table as stored, for `expand`."""
+        from .courses import CourseInputs
+
+        files = {f.name: f.content for f in self.files.all()}
+        return CourseInputs(self.master_name, files, self.table_name, bytes(self.table))
+
+    def expand(self, inputs=None):
+        """Every group as `inputs` (default: what is stored) would make it; CourseError lists every problem.
+
+        Nothing is stored. Generated passwords are those the course's projects
+        already hold, so expanding again changes none of them.
+        """
+        from .courses import expand_course
+        from .tables import read_table
+
+        inputs = inputs or self.inputs()
+        table = read_table(inputs.table_name, inputs.table)
+        previous = {g.row: (g.project.name, g.generated) for g in self.groups_with_projects()}
+        expansion = expand_course(self.short_name, inputs.master_name, inputs.files, table, previous)
+        self._check_names_free(expansion)
+        return expansion
+
+    def _check_names_free(self, expansion):
+        # Project names are unique on the whole site: libvirt names its objects after them.
+        from .tables import CourseError, Problem
+
+        taken = Project.objects.filter(name__in=[g.project for g in expansion.groups]).select_related("group__course")
+        if self.pk:
+            taken = taken.exclude(group__course=self)
+        owners = {p.name: p.group.course.name if p.group else "a project made from the command line" for p in taken}
+        problems = [
+            Problem(expansion.table.name, g.row, 1, f"group {g.index}: project {g.project} already exists ({owners[g.project]})", g.index)
+            for g in expansion.groups if g.project in owners
+        ]
+        if problems:
+            raise CourseError(problems)
+
+    def changes(self, expansion):
+        """What applying `expansion` would do to each project: added, removed, changed."""
+        from .courses import course_changes
+
+        old = {g.project.name: (g.row, g.project.tree) for g in self.groups_with_projects()}
+        return course_changes(old, expansion)
+
+    @transaction.atomic
+    def apply(self, inputs, expansion=None):
+        """Store `inputs` and make the groups and projects what they expand to."""
+        expansion = expansion or self.expand(inputs)
+        self.master_name, self.table_name, self.table = inputs.master_name, inputs.table_name, inputs.table
+        self.save()
+        self.files.all().delete()
+        CourseFile.objects.bulk_create(CourseFile(course=self, name=n, content=t) for n, t in inputs.files.items())
+        _sync_groups(self, expansion)
+        return expansion
+
+    def groups_with_projects(self):
+        if not self.pk:
+            return Group.objects.none()
+        return self.groups.select_related("project")
+
+    def zip_bytes(self):
+        """Every group's .mln with the master and its files beside it, each expandable as it is."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for f in self.files.all():
+                archive.writestr(f"{self.short_name}/{f.name}", f.content)
+            for group in self.groups_with_projects():
+                archive.writestr(f"{self.short_name}/{group.project.source_name}", group.project.source)
+        return buffer.getvalue()
+
+    def credentials_csv(self, link):
+        """One row per group: project, access link (`link(token)`), every generated password."""
+        groups = list(self.groups_with_projects())
+        columns = list(dict.fromkeys(c for g in groups for c in g.generated))
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["group", "project", "access link", *columns])
+        for g in groups:
+            writer.writerow([g.row, g.project.name, link(g.token), *(g.generated.get(c, "") for c in columns)])
+        return out.getvalue()
+
 
 class CourseFile(models.Model):
     """The master and every file it may include: a course includes only its own files."""
@@ -48,6 +138,52 @@ class CourseFile(models.Model):
         return self.name
 
 
+class CourseDraft(models.Model):
+    """A new version of a course's files, shown as changes per group before it is applied."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="drafts")
+    master_name = models.CharField(max_length=255)
+    files = models.JSONField(default=dict, help_text="name -> text, the master among them")
+    table_name = models.CharField(max_length=255)
+    table = models.BinaryField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def inputs(self):
+        from .courses import CourseInputs
+
+        return CourseInputs(self.master_name, dict(self.files), self.table_name, bytes(self.table))
+
+
+def _sync_groups(course, expansion):
+    """Make the course's groups and projects those of `expansion`, in few queries.
+
+    Groups are matched by project name: a group keeps its access token (and
+    its project its state) for as long as its project exists, even when its
+    row moves because rows were added or removed above it.
+    """
+    old = {g.project.name: g for g in course.groups_with_projects()}
+    wanted = {e.project for e in expansion.groups}
+    Group.objects.filter(pk__in=[g.pk for name, g in old.items() if name not in wanted]).delete()
+    # Rows may swap places: step every kept group aside from the unique (course, row) first.
+    course.groups.update(row=models.F("row") + 1_000_000)
+    kept, added = [], []
+    for e in expansion.groups:
+        group = old.get(e.project) or Group(course=course)
+        group.row, group.variables, group.generated = e.index, e.variables, e.generated
+        (kept if group.pk else added).append((group, e))
+    Group.objects.bulk_update([g for g, _ in kept], ["row", "variables", "generated"])
+    Group.objects.bulk_create([g for g, _ in added])
+    changed = [g.project.fill(e) for g, e in kept if g.project.tree != e.tree or g.project.source != e.source]
+    Host.objects.filter(project__in=changed).delete()
+    Switch.objects.filter(project__in=changed).delete()
+    Project.objects.bulk_update(changed, ["source_name", "source", "tree", "spec", "updated_at"])
+    created = Project.objects.bulk_create([Project(group=g).fill(e) for g, e in added])
+    rows = [row for project in [*changed, *created] for row in project.derived_rows()]
+    Host.objects.bulk_create(r for r in rows if isinstance(r, Host))
+    Switch.objects.bulk_create(r for r in rows if isinstance(r, Switch))
+
+
 def new_token():
     return secrets.token_urlsafe(24)
 
@@ -56,6 +192,8 @@ class Group(models.Model):
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="groups")
     row = models.PositiveIntegerField(help_text="1-based row of the variable table")
     variables = models.JSONField(default=dict)
+    # column -> the password made for an @random cell; kept so that re-expanding changes none.
+    generated = models.JSONField(default=dict, blank=True)
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
     students = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="lab_groups")
 
@@ -65,6 +203,11 @@ class Group(models.Model):
 
     def __str__(self):
         return f"{self.course.short_name} row {self.row}"
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse("group", args=[self.token])
 
 
 class Project(models.Model):
@@ -85,6 +228,26 @@ class Project(models.Model):
     def __str__(self):
         return self.name
 
+    def fill(self, expansion):
+        """Take name, files and tree from a group's expansion (courses.GroupExpansion)."""
+        self.name, self.source_name, self.source = expansion.project, expansion.source_name, expansion.source
+        self.tree, self.spec = expansion.tree, expansion.spec.to_dict()
+        self.updated_at = timezone.now()  # bulk_update does not touch auto_now fields
+        return self
+
+    def derived_rows(self):
+        """Unsaved Host and Switch rows for the spec, for listing and queries."""
+        hosts = [
+            Host(project=self, name=h["name"], template=h["template"] or "", memory=h["memory"],
+                 service_host=h["service_host"] or "")
+            for h in self.spec["hosts"].values()
+        ]
+        return hosts + [Switch(project=self, name=name) for name in self.spec["switches"]]
+
+    @property
+    def service_hosts(self):
+        return sorted({h["service_host"] for h in self.spec.get("hosts", {}).values() if h.get("service_host")})
+
     def enqueue_build(self, action, service_host, host_name="", options=None, requested_by=None):
         """A Build row, and its job on the queue of `service_host` once the row is committed."""
         build = Build.objects.create(project=self, action=action, host_name=host_name,
@@ -92,7 +255,6 @@ class Project(models.Model):
                                      requested_by=requested_by)
         transaction.on_commit(lambda: build.enqueue())
         return build
-
 
 
 class Switch(models.Model):
@@ -180,7 +342,6 @@ class Build(models.Model):
         self._seq += 1
         return BuildEvent.objects.create(build=self, seq=self._seq, step=step, host_name=host_name,
                                          level=level, message=message, done=done, total=total)
-
 
 
 class BuildEvent(models.Model):
