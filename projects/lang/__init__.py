@@ -1,0 +1,41 @@
+"""The .mln language: parse, resolve, check. No Django here.
+
+    tree = load("italy.mln")              # the resolved tree, as `mln expand` prints it
+    spec = build_spec(tree)               # typed ProjectSpec, units in bytes, checks run
+    notes = check(tree)                   # remarks that are not errors
+
+Every error is an MlnError (several at once: MlnErrors, with `.errors`).
+"""
+
+import os
+
+from .errors import KINDS, MlnError, MlnErrors
+from .formatter import format
+from .notes import Note, check
+from .parser import parse_file, parse_statements
+from .resolve import resolve
+from .sources import DirectorySources, MemorySources, NoSources
+from .spec import HostSpec, InterfaceSpec, Position, ProjectSpec, SwitchSpec, build_spec
+
+__all__ = [
+    "load", "loads", "build_spec", "check", "parse_statements", "format",
+    "MlnError", "MlnErrors", "KINDS", "Position", "DirectorySources", "MemorySources",
+    "ProjectSpec", "HostSpec", "InterfaceSpec", "SwitchSpec",
+]
+
+
+def load(path, variables=None, include_dirs=()):
+    """Resolve the file at `path`; includes come from its folder and `include_dirs`."""
+    path = os.fspath(path)
+    sources = DirectorySources([os.path.dirname(path) or ".", *map(os.fspath, include_dirs)])
+    return loads(sources.read_root(path), filename=path, variables=variables, sources=sources)
+
+
+def loads(text, filename="<string>", variables=None, sources=None):
+    """Resolve `text`; `sources` says where includes come from (none by default).
+
+    With MemorySources, `filename` is the text's own name among the sources,
+    so its relative includes are found beside it.
+    """
+    statements = parse_file(text, filename, sources or NoSources())
+    return resolve(statements, filename, variables)

@@ -9,6 +9,8 @@ Unknown keys are not errors: each spec keeps its whole resolved block in
 `settings`, so plugins and guest configuration can read what they own.
 """
 
+import ipaddress
+import re
 from dataclasses import asdict, dataclass, field
 
 
@@ -97,3 +99,138 @@ class ProjectSpec:
             for name, s in data["switches"].items()
         }
         return cls(name=data["name"], global_settings=data["global_settings"], hosts=hosts, switches=switches)
+
+
+# --- resolved tree -> ProjectSpec -------------------------------------------
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)([KMGT]?)B?\Z", re.IGNORECASE)
+_POWERS = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4}
+VIRTUALIZATIONS = ("xen", "vmware", "uml", "kvm")
+SIZES = ("memory", "size", "free_space")
+NO_POSITION = Position("<tree>", 1, 1)
+
+
+def parse_size(text):
+    """`128M`, `2GB`, `256MB`, `512` -> bytes (powers of 1024); None when unreadable."""
+    match = _SIZE.match(text) if isinstance(text, str) else None
+    if not match:
+        return None
+    return int(float(match.group(1)) * 1024 ** _POWERS[match.group(2).upper()])
+
+
+def is_ipv4(text):
+    try:
+        ipaddress.IPv4Address(text)
+    except (ipaddress.AddressValueError, TypeError):
+        return False
+    return True
+
+
+def build_spec(tree):
+    """The typed project of a resolved tree, after every check of the contract."""
+    from .errors import ErrorList
+    from .plugins import host_plugins
+
+    errors = ErrorList()
+    name = tree.get("project")
+    if not isinstance(name, str) or not name:
+        errors.add(_where(tree, "project"), "no project name: add `project NAME` to the global block",
+                   "missing-project")
+    switches = {n: _switch(n, s, tree["switches"]) for n, s in tree["switches"].items()}
+    plugin_keys = set(host_plugins())
+    hosts = {n: _host(n, h, tree["hosts"], switches, plugin_keys, errors) for n, h in tree["hosts"].items()}
+    errors.raise_if_any()
+    return ProjectSpec(name=name, global_settings=_plain(tree.get("global", {})), hosts=hosts, switches=switches)
+
+
+def _switch(name, block, table):
+    bridge = block.get("bridge")
+    return SwitchSpec(name=name, nat=block.get("nat") is True, bridge=bridge if isinstance(bridge, str) else None,
+                      settings=_plain(block), position=_keypos(table, name))
+
+
+def _host(name, block, table, switches, plugin_keys, errors):
+    host = HostSpec(name=name, settings=_plain(block), position=_keypos(table, name))
+    for key in SIZES:
+        if key in block:
+            size = parse_size(block[key])
+            if size is None:
+                errors.add(_where(block, key), f"{key} {_shown(block[key])!r} of host {name} is not a size "
+                           "(a number with K, M, G or T, optionally followed by B: 128M, 2GB)", "bad-size")
+            setattr(host, key, size)
+    for key in ("template", "lvm_vg", "filepath", "nameserver", "root_passwd", "vncpasswd", "service_host"):
+        if isinstance(block.get(key), str):
+            setattr(host, key, block[key])
+    host.virtualization = next((v for v in block if v in VIRTUALIZATIONS and block[v] is True), None)
+    host.hvm, host.lvm = block.get("hvm") is True, block.get("lvm") is True
+    host.vcpus = _number(block, "vcpus", name, errors, default=1)
+    host.vncdisplay = _number(block, "vncdisplay", name, errors)
+    host.users = _users(block, name, errors)
+    host.interfaces = _interfaces(block, name, switches, errors)
+    host.plugins = {key: _plain(value) for key, value in block.items() if key in plugin_keys}
+    return host
+
+
+def _number(block, key, host, errors, default=None):
+    value = block.get(key)
+    if value is None:
+        return default
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    errors.add(_where(block, key), f"{key} of host {host} must be a whole number", "bad-value")
+    return default
+
+
+def _users(block, host, errors):
+    users = block.get("users", {})
+    if not isinstance(users, dict):
+        errors.add(_where(block, "users"), f"users of host {host} is a block: `users {{ NAME PASSWORD }}`", "bad-value")
+        return {}
+    for user, password in users.items():
+        if not isinstance(password, str):
+            errors.add(_where(users, user), f"user {user} of host {host} needs a password", "bad-value")
+    return {user: password for user, password in users.items() if isinstance(password, str)}
+
+
+def _interfaces(block, host, switches, errors):
+    network = block.get("network", {})
+    if not (isinstance(network, dict) and all(isinstance(nic, dict) for nic in network.values())):
+        errors.add(_where(block, "network"), f"network of host {host} is a named block: `network eth0 {{ }}`",
+                   "bad-value")
+        return []
+    interfaces = []
+    for name, nic in network.items():
+        address, netmask, switch = nic.get("address"), nic.get("netmask"), nic.get("switch")
+        if address is not None and address not in ("dhcp", "auto") and not is_ipv4(address):
+            errors.add(_where(nic, "address"), f"address {_shown(address)!r} of host {host} {name} is not "
+                       "dhcp, auto or an IPv4 address", "bad-address")
+        if netmask is not None and not is_ipv4(netmask):
+            errors.add(_where(nic, "netmask"), f"netmask {_shown(netmask)!r} of host {host} {name} is not "
+                       "a dotted quad", "bad-netmask")
+        if switch is not None and switch not in switches:
+            errors.add(_where(nic, "switch"), f"switch {_shown(switch)!r} of host {host} {name} is not defined",
+                       "unknown-switch")
+        text = {k: v if isinstance(v, str) else None for k, v in (("address", address), ("netmask", netmask),
+                                                                  ("switch", switch), ("gateway", nic.get("gateway")))}
+        interfaces.append(InterfaceSpec(name=name, settings=_plain(nic), **text))
+    return interfaces
+
+
+def _where(block, key):
+    """Where a key's value was written, when the tree still knows (a tree read from JSON does not)."""
+    valpos = getattr(block, "valpos", {})
+    return valpos.get(key) or getattr(block, "pos", None) or NO_POSITION
+
+
+def _keypos(table, name):
+    return getattr(table, "keypos", {}).get(name)
+
+
+def _shown(value):
+    return value if isinstance(value, str) else "(a flag or a block)"
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
