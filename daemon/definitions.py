@@ -67,6 +67,7 @@ class GuestDefinition:
     initrd: str | None = None
     cmdline: str = PV_CMDLINE
     arch: str | None = None
+    uuid: str | None = None         # kept when a domain is redefined
     nics: list[Nic] = field(default_factory=list)
 
 
@@ -99,6 +100,8 @@ def metadata(parent, project, name):
 def domain_xml(guest: GuestDefinition):
     domain = ET.Element("domain", type=guest.domain_type)
     text(domain, "name", guest.name)
+    if guest.uuid:
+        text(domain, "uuid", guest.uuid)
     metadata(domain, guest.project, guest.host)
     text(domain, "memory", guest.memory // 1024, unit="KiB")
     text(domain, "vcpu", guest.vcpus)

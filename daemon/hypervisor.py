@@ -235,9 +235,11 @@ class Hypervisor:
 
     def define(self, guest: definitions.GuestDefinition):
         """Defines (or redefines) the domain; True when it did not exist before."""
-        created = lookup(self.conn.lookupByName, guest.name) is None
+        found = lookup(self.conn.lookupByName, guest.name)
+        if found is not None:  # a redefinition must name the same UUID
+            guest.uuid = found.UUIDString()
         call(self.conn.defineXML, definitions.domain_xml(guest))
-        return created
+        return found is None
 
     def vnc_password(self, name):
         """The password of a defined domain, so a rebuild keeps the one students know."""
@@ -268,8 +270,9 @@ class Hypervisor:
             return False
         if domain.isActive():
             call(domain.destroy)
+        # Snapshots would keep a domain from going; no NVRAM: our guests boot without UEFI.
         call(domain.undefineFlags, libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-             | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+             | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
         return True
 
     # --- state -----------------------------------------------------------------------

@@ -24,7 +24,7 @@ from projects.lang.spec import ProjectSpec
 from projects.models import Build
 
 from . import conf as mlnconf
-from . import definitions, records
+from . import definitions, guestconfig, records
 from .hypervisor import Hypervisor, HypervisorError
 from .plan import Image, PlanError, plan_project
 
@@ -40,7 +40,7 @@ class StepFailed(Exception):
         super().__init__(f"{step}{' ' + host if host else ''}: {reason}")
 
 
-EXPECTED = (JobError, PlanError, HypervisorError, mlnconf.ConfError, OSError)
+EXPECTED = (JobError, PlanError, HypervisorError, guestconfig.GuestConfigError, mlnconf.ConfError, OSError)
 
 
 class Job:
@@ -149,9 +149,7 @@ def remove_storage(job):
 
 
 def write_seed(job, host):
-    """The guest configuration disk; rewritten every time, so it follows the file."""
-    from . import guestconfig
-
+    """The guest configuration disk; rewritten when the file changed it."""
     seed = Path(host.guest.seed)
     existed = seed.exists()
     guestconfig.write_seed(job.spec.name, host.spec, host.macs, seed, files_root=job.conf.files)
