@@ -93,31 +93,12 @@ def read_statements(path):
         return []
     except OSError as exc:
         raise ConfError(f"{path}: {exc.strerror}") from exc
-    try:
-        from projects.lang import MlnError, parse_statements
-    except ImportError:  # the language package has not landed yet: a stand-in reader
-        return interim_statements(text)
+    from projects.lang import MlnError, parse_statements
+
     try:
         return [(key, value, pos.line) for key, value, pos in parse_statements(text, path)]
     except MlnError as exc:
         raise ConfError(str(exc)) from exc
-
-
-WORD = re.compile(r'"((?:\\.|[^"\\])*)"|([^\s;]+)')
-
-
-def interim_statements(text):
-    """Flat `key value` lines; replaced by projects.lang.parse_statements."""
-    statements = []
-    for number, line in enumerate(text.splitlines(), 1):
-        words = []
-        for quoted, bare in WORD.findall(line):
-            if bare.startswith("#"):
-                break
-            words.append(bare or re.sub(r"\\(.)", r"\1", quoted))
-        if words:
-            statements.append((words[0], " ".join(words[1:]), number))
-    return statements
 
 
 CONVERTERS = {
