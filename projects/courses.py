@@ -25,14 +25,30 @@ PASSWORD_ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c
 PASSWORD_LENGTH = 16
 # A project name becomes a file name, libvirt object names and a URL part.
 PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
+# A top-level `global {`: then the master names the project, not the group file.
+GLOBAL_BLOCK = re.compile(r"(^|[;{}])[ \t]*global[ \t]*\{", re.MULTILINE)
 # Characters that need the value quoted in a group file (language contract, lexical rules).
 NEEDS_QUOTES = re.compile(r'[\s#{};"\\]')
 
-__all__ = ["CourseError", "Problem", "CourseExpansion", "GroupExpansion", "expand_course", "random_password"]
+# Settings whose values a change list must not show: they are students' passwords.
+SECRET_KEYS = {"users", "root_passwd", "vncpasswd", "passwd", "password"}
+
+__all__ = ["CourseError", "Problem", "CourseInputs", "CourseExpansion", "GroupExpansion", "Change",
+           "expand_course", "course_changes", "random_password"]
 
 
 def random_password():
     return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
+
+
+@dataclass
+class CourseInputs:
+    """What an instructor uploads: the master, the files it may include, the variable table."""
+
+    master_name: str
+    files: dict  # name -> text, the master among them
+    table_name: str
+    table: bytes
 
 
 @dataclass
@@ -107,29 +123,21 @@ class _Expander:
         self.sources = sources
         self.width = len(str(len(table.rows)))
         self.problems = []  # (Problem, group) before merging
-        self.with_project_line = True
+        self.master_has_global = False
 
     def run(self):
         if self.master_name not in self.files:
             raise CourseError([Problem(self.master_name, 1, 1, "the master file is missing")])
-        self.with_project_line = not self._master_names_project()
+        # The language allows one global block. A master without one (Listing
+        # 5) gets the group's, as in Listing 4, with a project line; a master
+        # with one names the project there, and the group's variables stand
+        # at top level.
+        self.master_has_global = any(GLOBAL_BLOCK.search(text) for text in self.files.values())
         groups = [g for g in map(self._expand_row, range(1, len(self.table.rows) + 1)) if g]
         self._check_names(groups)
         if self.problems:
             raise CourseError(_merge(self.problems, self.table))
         return CourseExpansion(self.course, self.master_name, dict(self.files), self.table, groups)
-
-    def _master_names_project(self):
-        """Does the master (or a file it includes) say `project`? Asked once, of group 1."""
-        from .lang import MlnError, loads
-
-        values, _ = self._values(1, {})
-        text, _ = self._group_file(1, values, with_project=False)
-        try:
-            tree = loads(text, filename=self.master_name + ".probe", variables=values, sources=self.sources)
-        except MlnError:
-            return False  # the real expansion below reports whatever is wrong
-        return bool(tree.get("project"))
 
     def _expand_row(self, index):
         guess_project, guess_kept = self.previous.get(index, (None, {}))
@@ -146,10 +154,12 @@ class _Expander:
         from .lang import MlnError, build_spec, loads
 
         values, generated = self._values(index, kept)
-        text, lines = self._group_file(index, values, self.with_project_line)
-        name = f"{self.course}-group-{index:0{self.width}d}.mln"
+        text, lines = self._group_file(index, values)
+        name = self._file_name(index)
         try:
-            tree = loads(text, filename=name, variables=values, sources=self.sources)
+            # No `variables=`: the group's project is its file's expansion and
+            # nothing else, so the downloaded file expands the same anywhere.
+            tree = loads(text, filename=name, sources=self.sources)
             spec = build_spec(tree)
         except MlnError as exc:
             if not quiet:
@@ -158,6 +168,11 @@ class _Expander:
             return None
         project = str(tree.get("project") or "")
         return GroupExpansion(index, self.table.lines[index - 1], project, f"{project}.mln", text, values, generated, tree, spec)
+
+    def _file_name(self, index):
+        # Errors name the group file only until its project is known; those
+        # inside it are turned into table positions anyway.
+        return f"{self.course}-group-{index:0{self.width}d}.mln"
 
     def _values(self, index, kept):
         values, generated = {}, {}
@@ -171,26 +186,35 @@ class _Expander:
         values["course"] = self.course
         return values, generated
 
-    def _group_file(self, index, values, with_project):
+    def _group_file(self, index, values):
         """Listing 4 for one row, and which table column each of its lines came from."""
         row = self.table.lines[index - 1]
-        text = [
-            f"# Group {index} of course {self.course}, row {row} of {self.table.name}"
-            " (the article's Listing 4: the row's variables, then the master).",
-            "global {",
-        ]
+        text = [f"# Group {index} of course {self.course}, row {row} of {self.table.name}: its variables, then the master."]
+        indent = "" if self.master_has_global else "    "
+        if not self.master_has_global:
+            text.append("global {")
         lines = {}
         for variable, value in values.items():
             lines[len(text) + 1] = variable
-            text.append(f"    ${variable} = {_quote(value)}")
-        if with_project:
-            text.append(f"    project = {self.course}-{index:0{self.width}d}")
-        text += ["}", "", f"#include {self.master_name}", ""]
+            text.append(f"{indent}${variable} = {_quote(value)}")
+        if not self.master_has_global:
+            text += [f"    project = {self.course}-{index:0{self.width}d}", "}"]
+        text += ["", f"#include {self.master_name}", ""]
         return "\n".join(text), lines
 
     def _report_mln(self, error, index, name, lines):
-        variable = getattr(error, "name", None) if getattr(error, "kind", None) == "undefined-variable" else None
-        if error.file == name and error.line in lines:
+        kind = getattr(error, "kind", None)
+        variable = getattr(error, "name", None) if kind == "undefined-variable" else None
+        if kind == "duplicate-variable" and error.name in lines.values() and error.file != name:
+            # The language defines a variable once: the master cannot also give a default.
+            source = "a built-in variable of every group" if error.name in ("index", "course") else f"a column of {self.table.name}"
+            message = f"${error.name} is defined here and is {source}: define it in one place only"
+            self.problems.append((Problem(error.file, error.line, error.col, message), index))
+        elif kind == "missing-project":
+            # Only a master with its own global block can leave the project unnamed.
+            message = "no project name: the master's global block must name it, e.g. `project $course-$index`"
+            self.problems.append((Problem(self.master_name, 1, 1, message), index))
+        elif error.file == name and error.line in lines:
             # A problem in the group file is a problem of one table cell.
             column = lines[error.line]
             row, col = self.table.position(index, column)
@@ -221,6 +245,74 @@ class _Expander:
                 message = f"the group file {group.source_name} would replace the course file of that name"
                 self.problems.append((Problem(self.table.name, row, 1, message), group.index))
             first.setdefault(group.project, group)
+
+
+@dataclass
+class Change:
+    """What applying a new version of a course does to one project."""
+
+    kind: str  # "added", "removed", "changed" or "unchanged"
+    project: str
+    index: int | None  # the group number after the change (None: removed)
+    details: list = field(default_factory=list)
+
+
+def course_changes(old, expansion):
+    """old: project name -> (group index, tree) as stored. Projects are matched by name."""
+    changes = []
+    for group in expansion.groups:
+        if group.project not in old:
+            changes.append(Change("added", group.project, group.index, [f"new group {group.index}"]))
+            continue
+        index, tree = old[group.project]
+        details = [f"group {index} becomes group {group.index}"] if index != group.index else []
+        details += tree_changes(tree, group.tree)
+        changes.append(Change("changed" if details else "unchanged", group.project, group.index, details))
+    new = {group.project for group in expansion.groups}
+    for name, (index, _) in old.items():
+        if name not in new:
+            changes.append(Change("removed", name, None, [f"group {index} and its project are deleted"]))
+    return changes
+
+
+def tree_changes(old, new):
+    """One line per host, switch or global setting that differs, passwords masked."""
+    lines = [f"project name {old.get('project')} -> {new.get('project')}"] if old.get("project") != new.get("project") else []
+    lines += _block_changes("global", {"": old.get("global", {})}, {"": new.get("global", {})})
+    lines += _block_changes("host", old.get("hosts", {}), new.get("hosts", {}))
+    lines += _block_changes("switch", old.get("switches", {}), new.get("switches", {}))
+    return lines
+
+
+def _block_changes(kind, old, new):
+    lines = [f"{kind} {name} added" for name in new if name not in old]
+    lines += [f"{kind} {name} removed" for name in old if name not in new]
+    for name in (n for n in new if n in old and new[n] != old[n]):
+        before, after = _flat(old[name]), _flat(new[name])
+        for key in dict.fromkeys([*before, *after]):
+            if before.get(key) == after.get(key):
+                continue
+            where = f"{kind} {name}".rstrip() + ": " + " ".join(key)
+            if SECRET_KEYS.intersection(key):
+                lines.append(f"{where} changed")
+            else:
+                lines.append(f"{where} {_shown(before.get(key))} -> {_shown(after.get(key))}")
+    return lines
+
+
+def _flat(block, prefix=()):
+    """{"network": {"eth0": {"address": x}}} -> {("network", "eth0", "address"): x}."""
+    out = {}
+    for key, value in block.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, prefix + (key,)))
+        else:
+            out[prefix + (key,)] = value
+    return out
+
+
+def _shown(value):
+    return "(unset)" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _merge(problems, table):

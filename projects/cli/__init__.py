@@ -13,7 +13,7 @@ import os
 import sys
 from importlib import import_module
 
-VERB_MODULES = ["projects.cli.lang", "projects.cli.templates", "projects.cli.table1"]
+VERB_MODULES = ["projects.cli.lang", "projects.cli.templates", "projects.cli.table1", "projects.cli.course"]
 
 
 class CommandError(Exception):
