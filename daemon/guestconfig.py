@@ -124,6 +124,7 @@ def network_config(host: HostSpec, macs: dict[str, str]) -> str:
     lines = ["version: 2", "ethernets:"]
     for nic in host.interfaces:
         lines.append(f"  {nic.name}:")
+        start = len(lines)
         if nic.name in macs:
             # Match by MAC and rename: the guest's own names follow PCI order, ours the file's.
             lines += ["    match:", f"      macaddress: {q(macs[nic.name].lower())}", f"    set-name: {q(nic.name)}"]
@@ -140,6 +141,8 @@ def network_config(host: HostSpec, macs: dict[str, str]) -> str:
                 lines.append(f"    routes: [{{to: {q('0.0.0.0/0')}, via: {q(nic.gateway)}}}]")
         if nic.address and nameservers:
             lines.append(f"    nameservers: {{addresses: {flow(nameservers)}}}")
+        if len(lines) == start:
+            lines[-1] += " {}"  # nothing to say about it: still a mapping, not null
     if not host.interfaces:
         lines[-1] = "ethernets: {}"
     return "\n".join(lines) + "\n"

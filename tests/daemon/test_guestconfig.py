@@ -81,6 +81,11 @@ def test_dhcp_interface_and_interface_without_address(tmp_path):
     assert ethernets["eth1"] == {"match": {"macaddress": "52:54:00:00:00:02"}, "set-name": "eth1"}
 
 
+def test_interface_with_nothing_to_configure_is_an_empty_mapping(tmp_path):
+    _, seed = seed_of(tmp_path, ldapserver(interfaces=[InterfaceSpec("eth0")]), macs={})
+    assert seed["network-config"]["ethernets"] == {"eth0": {}}
+
+
 def test_netmask_gives_the_prefix_length(tmp_path):
     host = ldapserver(interfaces=[InterfaceSpec("eth0", address="192.168.8.9", netmask="255.255.240.0")])
     _, seed = seed_of(tmp_path, host)
