@@ -25,6 +25,7 @@ from projects.models import Build
 
 from . import conf as mlnconf
 from . import definitions, guestconfig, records
+from .events import EventLog
 from .hypervisor import Hypervisor, HypervisorError
 from .plan import Image, PlanError, plan_project
 
@@ -49,15 +50,12 @@ class Job:
     def __init__(self, build, conf, hypervisor, progress=None):
         self.build, self.project, self.conf, self.hv = build, build.project, conf, hypervisor
         self.spec = ProjectSpec.from_dict(self.project.spec)
-        self.progress = progress
+        self.events = EventLog(build, progress)
         self.undo = []
         self.done = self.total = 0
 
     def event(self, step, message="", host="", level=EventLevel.INFO):
-        event = self.build.log_event(step, message, host, level, self.done, self.total)
-        records.broadcast(self.project, event)
-        if self.progress:
-            self.progress(event)
+        return self.events.add(step, message, host, level, self.done, self.total)
 
     def warn(self, host, message):
         self.event("warning", message, host, EventLevel.WARNING)
@@ -263,6 +261,7 @@ def run_action(job):
         job.rollback()
         raise
     finally:
+        job.events.flush()
         records.record_hosts(job.project, job.spec, job.hv, job.build.service_host)
 
 

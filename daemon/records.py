@@ -6,6 +6,7 @@ MACs), never what was last requested; pages read them instead of libvirt.
 
 import logging
 
+from django.db import transaction
 from django.utils import timezone
 
 from projects.choices import HostState
@@ -38,9 +39,12 @@ def record_hosts(project, spec, hypervisor, service_host):
         fill_host(row, host, hypervisor.domain_state(definitions.object_name(spec.name, host.name)), home, now)
         row.vnc_password = hypervisor.vnc_password(row.domain_name) or ""
         changed.append(row)
-    Host.objects.bulk_create([r for r in changed if r.pk is None])
-    Host.objects.bulk_update([r for r in changed if r.pk is not None], HOST_FIELDS)
-    record_switches(project, spec, service_host)
+    with transaction.atomic():  # one commit; bulk_update's CASE expressions are slower than plain UPDATEs
+        Host.objects.bulk_create([r for r in changed if r.pk is None])
+        for row in changed:
+            if row.pk is not None:
+                row.save(update_fields=HOST_FIELDS)
+        record_switches(project, spec, service_host)
 
 
 def fill_host(row, host, state, home, now):
