@@ -241,6 +241,11 @@ class Hypervisor:
         call(self.conn.defineXML, definitions.domain_xml(guest))
         return found is None
 
+    def boots_kernel(self, name):
+        """True for a domain booted with the host's kernel (a `pv` template)."""
+        xml = call(call(self.conn.lookupByName, name).XMLDesc, 0)
+        return ET.fromstring(xml).find("os/kernel") is not None
+
     def vnc_password(self, name):
         """The password of a defined domain, so a rebuild keeps the one students know."""
         found = lookup(self.conn.lookupByName, name)

@@ -26,6 +26,7 @@ from projects.models import Build
 from . import conf as mlnconf
 from . import definitions, guestconfig, records
 from .events import EventLog
+from .export import ArchiveError
 from .hypervisor import Hypervisor, HypervisorError
 from .plan import Image, PlanError, plan_project
 
@@ -41,7 +42,7 @@ class StepFailed(Exception):
         super().__init__(f"{step}{' ' + host if host else ''}: {reason}")
 
 
-EXPECTED = (JobError, PlanError, HypervisorError, guestconfig.GuestConfigError, mlnconf.ConfError, OSError)
+EXPECTED = (JobError, ArchiveError, PlanError, HypervisorError, guestconfig.GuestConfigError, mlnconf.ConfError, OSError)
 
 
 class Job:
@@ -98,8 +99,8 @@ class Job:
     def folder(self):
         return Path(self.conf.projects) / self.spec.name
 
-    def plan(self):
-        return plan_project(self.spec, self.conf, self.hv, registered_images(), self.hosts())
+    def plan(self, images=None):
+        return plan_project(self.spec, self.conf, self.hv, images or registered_images(), self.hosts())
 
 
 def registered_images():
@@ -112,12 +113,18 @@ def registered_images():
 
 
 def build(job):
-    plan = job.plan()  # refuses (unknown template, no space) before anything is made
-    job.total = 1 + len(plan.networks) + 3 * len(plan.hosts)
+    build_plan(job, job.plan())  # planning refuses (unknown template, no space) before anything is made
+
+
+def build_plan(job, plan, before_hosts=()):
+    """Makes what the plan says; `before_hosts`: steps that need the storage (an import's disks)."""
+    job.total = 1 + len(before_hosts) + len(plan.networks) + 3 * len(plan.hosts)
     for host in plan.hosts:
         for warning in host.warnings:
             job.warn(host.spec.name, warning)
     job.step("storage", "", partial(ensure_storage, job, plan), undo=partial(remove_storage, job))
+    for step in before_hosts:
+        job.step(*step)
     for network in plan.networks:
         job.step("switch", network.switch, partial(job.hv.ensure_network, network),
                  undo=partial(job.hv.remove_network, network.name))
