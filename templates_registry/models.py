@@ -79,16 +79,11 @@ class Template(models.Model):
             raise TemplateError(f"unknown boot mode {boot!r} (pv or hvm)")
         path = Path(path).absolute()
         fmt, virtual_size, sha256 = inspect_image(path)
+        fields = {"image": str(path), "format": fmt, "boot": boot, "virtual_size": virtual_size,
+                  "sha256": sha256, "description": description}
+        template = cls.objects.filter(name=name or path.name).first()
+        if template and all(getattr(template, k) == v for k, v in fields.items()):
+            return template  # registering the same file again changes nothing, not even the time
         template, _ = cls.objects.update_or_create(
-            name=name or path.name,
-            defaults={
-                "image": str(path),
-                "format": fmt,
-                "boot": boot,
-                "virtual_size": virtual_size,
-                "sha256": sha256,
-                "description": description,
-                "registered_at": timezone.now(),
-            },
-        )
+            name=name or path.name, defaults={**fields, "registered_at": timezone.now()})
         return template

@@ -8,10 +8,37 @@
 # Booted with the host's kernel (direct kernel boot), like the article's Xen
 # paravirtual templates. Skipped when the inputs have not changed; the
 # initramfs is byte for byte reproducible (fixed times, sorted cpio).
+#
+# With CONF (an mln.conf), the kernel is the one CONF names, and CONF gets
+# `kernel` and `initrd` lines when it has none: pv templates boot with them,
+# and the initramfs's modules must match the kernel.
 set -eu
 
-OUT=${1:?usage: build.sh OUT_DIR}
+OUT=${1:?usage: build.sh OUT_DIR [MLN_CONF]}
+CONF=${2:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
+
+conf_value() {
+    if [ -n "$CONF" ] && [ -f "$CONF" ]; then
+        awk -v key="$1" '$1 == key { $1 = ""; sub(/^ +/, ""); v = $0 } END { print v }' "$CONF"
+    fi
+}
+
+# Adds `key value` to CONF when the key is missing; a value already there is the administrator's.
+conf_default() {
+    [ -n "$CONF" ] || return 0
+    current=$(conf_value "$1")
+    if [ -z "$current" ]; then
+        mkdir -p "$(dirname "$CONF")"
+        [ -s "$CONF" ] && [ -n "$(tail -c 1 "$CONF")" ] && echo >> "$CONF"  # end the last line first
+        echo "$1 $2" >> "$CONF"
+        echo "tiny template: $CONF: $1 $2"
+    elif [ "$current" != "$2" ]; then
+        echo "tiny template: note: $CONF keeps $1 $current (the tiny template's is $2)"
+    fi
+}
+
+KERNEL=${KERNEL:-$(conf_value kernel)}
 KERNEL=${KERNEL:-$(ls /boot/vmlinuz-* | sort -V | tail -n 1)}
 KVER=${KERNEL#/boot/vmlinuz-}
 BUSYBOX=/bin/busybox  # from busybox-static: the guest has no libc
@@ -22,12 +49,14 @@ EPOCH=946684800  # 2000-01-01
 inputs=$(cat "$HERE"/build.sh "$HERE"/initramfs-init "$HERE"/inittab "$HERE"/rcS "$HERE"/seed.awk \
     "$HERE"/udhcpc.script "$BUSYBOX" | sha256sum | cut -d' ' -f1)
 stamp="$inputs $KVER $MODULES"
+OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
 if [ -f "$OUT/tiny.ext4" ] && [ -f "$OUT/tiny-initrd.img" ] && [ "$(cat "$OUT/.tiny-inputs" 2> /dev/null)" = "$stamp" ]; then
     echo "tiny template: up to date in $OUT"
+    conf_default kernel "$KERNEL"
+    conf_default initrd "$OUT/tiny-initrd.img"
     exit 0
 fi
 
-mkdir -p "$OUT"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -79,3 +108,5 @@ mv "$WORK/tiny-initrd.img" "$OUT/tiny-initrd.img"
 mv "$WORK/tiny.ext4" "$OUT/tiny.ext4"
 echo "$stamp" > "$OUT/.tiny-inputs"
 echo "tiny template: built $OUT/tiny.ext4 and $OUT/tiny-initrd.img for kernel $KVER"
+conf_default kernel "$KERNEL"
+conf_default initrd "$OUT/tiny-initrd.img"

@@ -201,13 +201,13 @@ def test_runcmd_and_awkward_characters_survive_yaml(tmp_path):
     assert seed["user-data"]["runcmd"] == [command]
 
 
-def test_linux_reads_the_primary_names_too(tmp_path):
-    """Readers without Joliet see 8.3 names; the image still lists exactly the three files."""
+def test_blkid_finds_the_label_and_readers_without_joliet_see_three_files(tmp_path):
+    """What udev and cloud-init look for: an iso9660 labelled cidata; 8.3 names underneath."""
     path = write_seed("ldaptest", ldapserver(), {}, tmp_path / "seed.img")
     iso = pycdlib.PyCdlib()
     iso.open(str(path))
     names = sorted(c.file_identifier().decode() for c in iso.list_children(iso_path="/"))
     iso.close()
     assert names == [".", "..", "META_DAT.;1", "NETWORK_.;1", "USER_DAT.;1"]
-    assert subprocess.run(["file", "-b", str(path)], capture_output=True, text=True).stdout.startswith(
-        "ISO 9660 CD-ROM filesystem data 'cidata'")
+    probe = subprocess.run(["blkid", "-p", "-o", "export", str(path)], capture_output=True, text=True).stdout
+    assert "LABEL=cidata" in probe.split() and "TYPE=iso9660" in probe.split()

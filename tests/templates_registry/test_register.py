@@ -38,6 +38,13 @@ def test_registering_again_updates_the_same_row(tmp_path):
     assert Template.objects.count() == 1
 
 
+def test_registering_the_same_file_again_changes_nothing(tmp_path):
+    image = qemu_img_create(tmp_path / "a.img", "raw")
+    first = Template.register(image)
+    assert Template.register(image).registered_at == first.registered_at
+    assert Template.register(image, description="now described").registered_at > first.registered_at
+
+
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(TemplateError, match="no such file"):
         Template.register(tmp_path / "nothing.img")
