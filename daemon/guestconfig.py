@@ -264,9 +264,21 @@ def write_seed(project_name: str, host: HostSpec, macs: dict[str, str], dest: Pa
     if dest.exists() and dest.read_bytes() == image:
         return dest
     partial = dest.with_name(f".{dest.name}.partial")
-    partial.write_bytes(image)
+    write_sparse(partial, image)
     os.replace(partial, dest)  # a guest starting now sees the old seed or the new one, never half
     return dest
+
+
+def write_sparse(path: Path, image: bytes):
+    """Most of a seed is zeros (16 sectors of system area): leave them as holes."""
+    zero = bytes(SECTOR)
+    with open(path, "wb") as f:
+        for offset in range(0, len(image), SECTOR):
+            chunk = image[offset: offset + SECTOR]
+            if chunk != zero:
+                f.seek(offset)
+                f.write(chunk)
+        f.truncate(len(image))
 
 
 SECTOR = 2048
