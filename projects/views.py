@@ -8,6 +8,7 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -57,7 +58,7 @@ def home(request):
 
 @instructor_required
 def courses(request):
-    courses = request.user.courses.all()
+    courses = request.user.courses.annotate(group_count=Count("groups"))
     return render(request, "projects/courses.html", {"courses": courses})
 
 

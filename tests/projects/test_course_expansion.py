@@ -35,6 +35,14 @@ def test_the_sixty_groups_of_listings_4_and_5_become_sixty_projects(oscourse_fil
     assert list(group.spec.switches) == ["lan"]
 
 
+def test_the_same_table_saved_with_a_bom_and_semicolons_gives_the_same_projects(oscourse_files):
+    european = b"\xef\xbb\xbf" + OSCOURSE_TABLE.replace(b",", b";").replace(b"\n", b"\r\n")
+    expansion = expand_course("os", "oscourse.mln", oscourse_files, read_table("groups.csv", european))
+    assert [g.project for g in expansion.groups] == [f"os-{n:02d}" for n in range(1, 61)]
+    assert [g.variables["gnum"] for g in expansion.groups] == [f"{n:02d}" for n in range(1, 61)]
+    assert all(len(g.generated) == 3 for g in expansion.groups)
+
+
 def test_a_group_expands_exactly_as_listing_4_does(oscourse_files):
     expansion = expand(oscourse_files, HEADER, ("01", "a", "b", "c"), ("02", "d", "e", "f"),
                        ("03", "unique-value-1", "unique-value-2", "unique-value-3"))

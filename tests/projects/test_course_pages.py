@@ -78,6 +78,13 @@ def test_the_course_page_previews_every_group(client, instructor):
     assert Project.objects.get(name="os-01").group.generated["rpasswd"] not in page  # no password on a projector
 
 
+def test_the_course_list_shows_the_instructors_courses_with_their_group_counts(client, instructor):
+    new_course(client)
+    page = client.get(reverse("courses")).content.decode()
+    assert 'href="/courses/os/">Operating systems</a>' in page and "<td>60</td>" in page
+    assert client.get("/").url == reverse("courses")
+
+
 def test_a_course_with_extra_files_and_an_xlsx_table_is_stored_with_them(client, instructor):
     import openpyxl
 
