@@ -25,7 +25,7 @@ APT_PACKAGES := gcc python3-dev pkg-config libvirt-dev libvirt-daemon-system \
 	libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base redis-server \
 	chromium busybox-static linux-image-amd64 e2fsprogs cpio libxml2-utils
 
-.PHONY: help run test setup apt venv services redis libvirtd stop-services clean tiny
+.PHONY: help run test setup apt venv services redis libvirtd stop-services clean tiny novnc
 
 help:
 	@echo "make run    install what is missing, start everything, serve http://$(HOST):$(PORT)/"
@@ -53,6 +53,17 @@ $(VENV)/.stamp: requirements.txt pyproject.toml $(VAR)/.apt-stamp
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+# noVNC from npm, pinned by package-lock.json, copied into static/vendor/ (git-ignored:
+# third-party code is installed, never committed). Version 1.7.0 ships ES modules
+# (core/, vendor/pako), which the console page imports as they are: no bundler.
+NOVNC := static/vendor/novnc
+novnc: $(NOVNC)/.stamp
+$(NOVNC)/.stamp: package.json package-lock.json $(VAR)/.apt-stamp
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(NOVNC) && mkdir -p $(NOVNC)
+	cp -r node_modules/@novnc/novnc/{core,vendor,LICENSE.txt,AUTHORS} $(NOVNC)/
 	@touch $@
 
 # --- services -----------------------------------------------------------------
@@ -95,13 +106,13 @@ tiny: setup
 
 # --- the two commands -----------------------------------------------------------
 
-run: setup services
+run: setup services novnc
 	$(PY) manage.py migrate --noinput
 	@echo
 	@echo "MLN web: http://$(HOST):$(PORT)/"
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) mlnweb.asgi:application
 
-test: setup services tiny
+test: setup services tiny novnc
 	$(VENV)/bin/pytest
 
 clean: stop-services
