@@ -77,13 +77,15 @@ class Template(models.Model):
         """Create or update the template `name` (the file's name by default) from the file."""
         if boot not in BootMode.values:
             raise TemplateError(f"unknown boot mode {boot!r} (pv or hvm)")
-        path = Path(path).absolute()
+        name = name or Path(path).name
+        # The file itself, not a link to it: overlays cloned from this template
+        # keep this path as their backing file, and a link may later point elsewhere.
+        path = Path(path).resolve()
         fmt, virtual_size, sha256 = inspect_image(path)
         fields = {"image": str(path), "format": fmt, "boot": boot, "virtual_size": virtual_size,
                   "sha256": sha256, "description": description}
-        template = cls.objects.filter(name=name or path.name).first()
+        template = cls.objects.filter(name=name).first()
         if template and all(getattr(template, k) == v for k, v in fields.items()):
             return template  # registering the same file again changes nothing, not even the time
-        template, _ = cls.objects.update_or_create(
-            name=name or path.name, defaults={**fields, "registered_at": timezone.now()})
+        template, _ = cls.objects.update_or_create(name=name, defaults={**fields, "registered_at": timezone.now()})
         return template

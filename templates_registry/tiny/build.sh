@@ -9,6 +9,10 @@
 # paravirtual templates. Skipped when the inputs have not changed; the
 # initramfs is byte for byte reproducible (fixed times, sorted cpio).
 #
+# tiny.ext4 is a symbolic link to tiny-<inputs>.ext4: guests' overlays use
+# the file they were cloned from as their backing file, so a new build is a
+# new file and never changes the one under existing overlays.
+#
 # With CONF (an mln.conf), the kernel is the one CONF names, and CONF gets
 # `kernel` and `initrd` lines when it has none: pv templates boot with them,
 # and the initramfs's modules must match the kernel.
@@ -50,7 +54,9 @@ inputs=$(cat "$HERE"/build.sh "$HERE"/initramfs-init "$HERE"/inittab "$HERE"/rcS
     "$HERE"/udhcpc.script "$BUSYBOX" | sha256sum | cut -d' ' -f1)
 stamp="$inputs $KVER $MODULES"
 OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
-if [ -f "$OUT/tiny.ext4" ] && [ -f "$OUT/tiny-initrd.img" ] && [ "$(cat "$OUT/.tiny-inputs" 2> /dev/null)" = "$stamp" ]; then
+ROOTFS=tiny-$(echo "$stamp" | sha256sum | cut -c 1-12).ext4
+if [ -f "$OUT/$ROOTFS" ] && [ "$(readlink "$OUT/tiny.ext4")" = "$ROOTFS" ] && [ -f "$OUT/tiny-initrd.img" ] \
+        && [ "$(cat "$OUT/.tiny-inputs" 2> /dev/null)" = "$stamp" ]; then
     echo "tiny template: up to date in $OUT"
     conf_default kernel "$KERNEL"
     conf_default initrd "$OUT/tiny-initrd.img"
@@ -105,8 +111,10 @@ mkfs.ext4 -q -F -L tiny -E root_owner=0:0 -d "$R" "$WORK/tiny.ext4" 16M > /dev/n
 # libvirt's qemu user reads these: world-readable, and replaced whole.
 chmod 644 "$WORK/tiny-initrd.img" "$WORK/tiny.ext4"
 mv "$WORK/tiny-initrd.img" "$OUT/tiny-initrd.img"
-mv "$WORK/tiny.ext4" "$OUT/tiny.ext4"
+mv "$WORK/tiny.ext4" "$OUT/$ROOTFS"
+ln -sfn "$ROOTFS" "$WORK/tiny.ext4"
+mv -T "$WORK/tiny.ext4" "$OUT/tiny.ext4"
 echo "$stamp" > "$OUT/.tiny-inputs"
-echo "tiny template: built $OUT/tiny.ext4 and $OUT/tiny-initrd.img for kernel $KVER"
+echo "tiny template: built $OUT/$ROOTFS (tiny.ext4) and $OUT/tiny-initrd.img for kernel $KVER"
 conf_default kernel "$KERNEL"
 conf_default initrd "$OUT/tiny-initrd.img"

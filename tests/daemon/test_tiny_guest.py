@@ -32,7 +32,7 @@ def tiny():
     subprocess.run([str(ROOT / "templates_registry" / "tiny" / "build.sh"), str(TEMPLATES)], check=True,
                    capture_output=True)
     kernel = sorted(Path("/boot").glob("vmlinuz-*"))[-1]
-    return TEMPLATES / "tiny.ext4", kernel, TEMPLATES / "tiny-initrd.img"
+    return (TEMPLATES / "tiny.ext4").resolve(), kernel, TEMPLATES / "tiny-initrd.img"
 
 
 @pytest.fixture

@@ -45,6 +45,13 @@ def test_registering_the_same_file_again_changes_nothing(tmp_path):
     assert Template.register(image, description="now described").registered_at > first.registered_at
 
 
+def test_a_link_is_registered_as_the_file_it_points_to(tmp_path):
+    image = qemu_img_create(tmp_path / "tiny-1234.ext4", "raw")
+    (tmp_path / "tiny.ext4").symlink_to(image.name)
+    template = Template.register(tmp_path / "tiny.ext4")
+    assert (template.name, template.image) == ("tiny.ext4", str(image))
+
+
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(TemplateError, match="no such file"):
         Template.register(tmp_path / "nothing.img")
