@@ -76,6 +76,14 @@ def lookup(find, name):
         raise HypervisorError(exc.get_error_message()) from exc
 
 
+def xml_of(thing):
+    """An object's XML, or None when it vanished since it was listed (another daemon removed it)."""
+    try:
+        return thing.XMLDesc(0)
+    except libvirt.libvirtError:
+        return None
+
+
 def call(method, *args):
     try:
         return method(*args)
@@ -210,7 +218,8 @@ class Hypervisor:
         """Every IPv4 subnet of a libvirt network on this host, ours or not."""
         subnets = []
         for network in call(self.conn.listAllNetworks, 0):
-            found = definitions.subnet_of(network.XMLDesc(0))
+            xml = xml_of(network)
+            found = xml and definitions.subnet_of(xml)
             if found:
                 subnets.append(ipaddress.IPv4Network(f"{found[0]}/{found[1]}", strict=False))
         return subnets
@@ -294,10 +303,10 @@ class Hypervisor:
     def project_objects(self, project):
         objects = ProjectObjects()
         for domain in call(self.conn.listAllDomains, 0):
-            if self._owner(domain.XMLDesc(0)) == project:
+            if self._owner(xml_of(domain)) == project:
                 objects.domains.append(domain.name())
         for network in call(self.conn.listAllNetworks, 0):
-            if self._owner(network.XMLDesc(0)) == project:
+            if self._owner(xml_of(network)) == project:
                 objects.networks.append(network.name())
         pool = lookup(self.conn.storagePoolLookupByName, definitions.pool_name(project))
         if pool is not None:
@@ -310,5 +319,5 @@ class Hypervisor:
 
     @staticmethod
     def _owner(xml):
-        found = definitions.read_metadata(xml)
+        found = xml and definitions.read_metadata(xml)
         return found and found[0]
