@@ -75,9 +75,9 @@ def broadcast(project, event):
         layer = get_channel_layer()
         if layer is None:
             return
-        message = {"type": "build.event", "build": event.build_id, "seq": event.seq, "step": event.step,
-                   "host": event.host_name, "level": event.level, "message": event.message,
-                   "done": event.done, "total": event.total}
+        message = {"type": "build.event", "project": project.pk, "build": event.build_id, "seq": event.seq,
+                   "step": event.step, "host": event.host_name, "level": event.level, "message": event.message,
+                   "done": event.done, "total": event.total, "time": event.at.isoformat() if event.at else None}
         for group in groups_of(project):
             async_to_sync(layer.group_send)(group, message)
     except Exception as exc:  # live pages are a nicety; the stored event is the truth
