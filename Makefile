@@ -16,6 +16,9 @@ PORT ?= 8000
 
 export REDIS_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
 export MLN_VAR_DIR ?= $(CURDIR)/$(VAR)
+# This checkout's own mln.conf (set-up writes the tiny template's kernel and
+# initrd into it); a service host's administrator points MLN_CONF at /etc/mln.
+export MLN_CONF ?= $(CURDIR)/$(VAR)/mln.conf
 export DJANGO_SETTINGS_MODULE := mlnweb.settings
 
 # Debian packages for guests (libvirt, qemu, a kernel and busybox for the tiny
@@ -96,10 +99,10 @@ stop-services:
 
 # A busybox guest configured from its cloud-init seed (templates_registry/tiny):
 # built under var/templates when its inputs changed (about 3 s), registered as
-# `tiny` (pv), and mln.conf ($$MLN_CONF, else /etc/mln/mln.conf) given the
+# `tiny` (pv), and mln.conf ($$MLN_CONF) given the
 # kernel and initrd that pv templates boot with, when it names none.
 tiny: setup
-	@templates_registry/tiny/build.sh $(VAR)/templates "$${MLN_CONF:-/etc/mln/mln.conf}"
+	@templates_registry/tiny/build.sh $(VAR)/templates "$$MLN_CONF"
 	@$(PY) manage.py migrate --noinput -v 0
 	@$(VENV)/bin/mln rt -t $(VAR)/templates/tiny.ext4 --name tiny --boot pv \
 		--description "busybox, configured at boot from its cloud-init NoCloud seed"

@@ -60,8 +60,11 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")
-# The mln.conf of this machine's daemon and command line (article, Table 2).
-MLN_CONF = os.environ.get("MLN_CONF", "/etc/mln/mln.conf")
+# The mln.conf of this machine's daemon and command line (article, Table 2):
+# the system's when there is one, else this checkout's (written by set-up).
+MLN_CONF = os.environ.get("MLN_CONF") or (
+    "/etc/mln/mln.conf" if Path("/etc/mln/mln.conf").exists() else str(VAR_DIR / "mln.conf")
+)
 
 INSTALLED_APPS = [
     "daphne",

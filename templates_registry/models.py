@@ -30,6 +30,8 @@ def templates_dir():
 def inspect_image(path):
     """(format, virtual size in bytes, sha256) of an image file, from its content."""
     path = Path(path)
+    if path.is_dir():
+        raise TemplateError(f"{path}: is a folder, not an image file")
     if not path.is_file():
         raise TemplateError(f"{path}: no such file")
     if not os.access(path, os.R_OK):
