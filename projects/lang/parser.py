@@ -127,6 +127,16 @@ def _lark():
 
 def parse(text, filename="<string>"):
     """One file's Document; includes are left as Include nodes."""
+    document = _parse_once(text, filename)
+    return Document(document.statements, list(document.comments))
+
+
+# A course expands the same master once per group (1,000 groups: 1,000
+# parses of one text). Later stages never change a syntax tree, they build
+# new Words and Statements, so one parse can serve every group; only the
+# comment list is consumed (by the formatter), and parse() hands out a copy.
+@lru_cache(maxsize=256)
+def _parse_once(text, filename):
     state = _ParseState(filename, ErrorList(), [])
     token = _state.set(state)
     try:
