@@ -115,7 +115,7 @@ run: setup services novnc
 	@echo "MLN web: http://$(HOST):$(PORT)/"
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) mlnweb.asgi:application
 
-test: setup services tiny novnc
+test: setup services libvirtd tiny novnc
 	$(VENV)/bin/pytest
 
 clean: stop-services
