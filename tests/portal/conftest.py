@@ -12,6 +12,7 @@ from importlib import import_module
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth.models import Group as AuthGroup
@@ -93,6 +94,10 @@ def session_of(user=None, tokens=()):
         store[SESSION_TOKENS] = list(tokens)
     store.create()
     return store.session_key
+
+
+# The same from a test's coroutine.
+asession = database_sync_to_async(session_of)
 
 
 def communicator(path, session_key=None, subprotocols=None):
