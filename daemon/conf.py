@@ -44,6 +44,18 @@ class MlnConf:
     # KVM is offered on these machines but guests hang in early boot (see
     # docs/hypervisor-notes.md), so TCG is the default; `kvm yes` opts in.
     kvm: bool = False
+    # The cluster (docs: README "Cluster security", daemon/heartbeat.py, daemon/placement.py).
+    daemon_allow: tuple = ("127.0.0.1", "::1")     # submitter addresses, fnmatch patterns
+    daemon_status_query: tuple = ()                 # service hosts `mln daemon_status` always shows
+    cluster_secret: str | None = None               # HMAC key of jobs; derived from SECRET_KEY when unset
+    heartbeat_interval: float = 5.0                 # seconds between a daemon's heartbeats
+    heartbeat_ttl: float = 15.0                     # a daemon silent this long is not alive
+    daemon_wait: float = 60.0                       # how long a job waits for a daemon that is not alive
+    guest_memory: int | None = None                 # memory offered to guests; libvirt's free memory when unset
+    lvm_vg: str | None = None
+    san_path: Path | None = None                    # storage every service host reaches (live migration)
+    transfer: Path = VAR_DIR / "transfer"           # a folder every daemon reaches (cold migration)
+    migration_uri: str | None = None                # how other hosts' libvirtd reach this one (peer to peer)
     statements: dict = field(default_factory=dict)  # every key -> list of values, as written
 
     @property
@@ -106,7 +118,11 @@ CONVERTERS = {
     "default_template": str, "default_memory": parse_size, "default_size": parse_size,
     "service_host": str, "libvirt_uri": str, "daemon_listen_address": str,
     "nat_pool": ipaddress.IPv4Network, "kvm": lambda v: v.lower() in TRUE_WORDS,
+    "cluster_secret": str, "heartbeat_interval": float, "heartbeat_ttl": float, "daemon_wait": float,
+    "guest_memory": parse_size, "lvm_vg": str, "san_path": Path, "transfer": Path, "migration_uri": str,
 }
+# Keys that may repeat (Table 2 gives daemon_status_query twice); every value is kept, in order.
+REPEATED = {"daemon_allow", "daemon_status_query"}
 FIELD_OF = {"daemon_listen_address": "listen_address"}
 
 
@@ -116,6 +132,8 @@ def from_statements(path, statements):
         seen.setdefault(key, []).append(value)
         if key in CONVERTERS:
             values[FIELD_OF.get(key, key)] = convert(path, line, key, value)
+    for key in REPEATED & seen.keys():
+        values[key] = tuple(word for value in seen[key] for word in value.split())
     return MlnConf(path=path, statements=seen, **values)
 
 

@@ -321,3 +321,30 @@ class Hypervisor:
     def _owner(xml):
         found = xml and definitions.read_metadata(xml)
         return found and found[0]
+
+    # --- the cluster: facts for the heartbeat, live migration ------------------------
+
+    def host_facts(self, use_kvm):
+        """What a daemon's heartbeat tells the scheduler and `mln daemon_status` about this hypervisor."""
+        _model, memory_mib, cpus, *_ = call(self.conn.getInfo)
+        kvm_offered = "kvm" in self.domain_types()
+        return {"libvirt_uri": self.uri, "hypervisor": self.driver, "hostname": call(self.conn.getHostname),
+                "kvm_offered": kvm_offered, "kvm_used": bool(use_kvm and kvm_offered), "cpus": cpus,
+                "memory": memory_mib * 1024 * 1024, "free_memory": call(self.conn.getFreeMemory),
+                "running_domains": call(self.conn.numOfDomains)}
+
+    def migrate_live(self, name, peer_uri, bandwidth_mib=0):
+        """Moves a running domain to the libvirtd at `peer_uri`, peer to peer: this libvirtd
+        talks to the other one itself, so the daemon needs no connection of its own to it.
+        The disks must already be reachable at the same paths there (shared storage)."""
+        domain = call(self.conn.lookupByName, name)
+        params = {libvirt.VIR_MIGRATE_PARAM_DEST_NAME: name}
+        if bandwidth_mib:
+            params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = bandwidth_mib
+        call(domain.migrateToURI3, peer_uri, params, LIVE_MIGRATION_FLAGS)
+
+
+# Peer to peer, live, defined on the target, gone from the source: the article's move of a
+# host whose service_host changed, when both hosts reach its disks.
+LIVE_MIGRATION_FLAGS = (libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_LIVE
+                        | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)

@@ -5,6 +5,7 @@ Every knob a deployment may turn is read here through a small typed helper, so
 """
 
 import os
+import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -57,6 +58,12 @@ DATABASES = {
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mlnweb.sqlite3'}")
     )
 }
+# Tests on SQLite use a file, not an in-memory database: the daemons that the cluster
+# tests start as subprocesses (tests/cluster) open the same test database. One per
+# pytest process, so two test runs on one checkout never share it.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("MLN_TEST_DATABASE") or str(
+        Path(tempfile.gettempdir()) / f"mlnweb-test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")

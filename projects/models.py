@@ -316,12 +316,10 @@ class Build(models.Model):
         return self.options.get("service_host", "localhost")
 
     def enqueue(self):
-        import django_rq
-        from rq import Queue
+        """Its signed job on the queue `mln.<service_host>` (daemon/signing.py)."""
+        from daemon import signing
 
-        # One queue per service host, named at run time: not one of settings.RQ_QUEUES.
-        queue = Queue(f"mln.{self.service_host}", connection=django_rq.get_connection("default"))
-        queue.enqueue("daemon.jobs.run", self.pk, job_id=f"build-{self.pk}", job_timeout=3600)
+        signing.enqueue(self)
 
     def start(self):
         self.status, self.started_at, self.error = BuildStatus.RUNNING, timezone.now(), ""

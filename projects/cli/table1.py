@@ -267,17 +267,13 @@ def list_projects(args):
 
 def daemon(args):
     import django_rq
-    from rq import SimpleWorker, Worker
 
-    from daemon import jobs
+    from daemon import worker
 
     conf = load_conf(args)
-    jobs.configure(conf)
     if args.pidfile:
         Path(args.pidfile).write_text(f"{os.getpid()}\n")
-    print(f"mln daemon: service host {conf.service_host}, queue {conf.queue_name}, libvirt {conf.libvirt_uri}")
-    # The test driver keeps its guests in the process that opened it: no fork per job there.
-    worker_class = SimpleWorker if conf.libvirt_uri.startswith("test:") else Worker
-    worker = worker_class([conf.queue_name], connection=django_rq.get_connection("default"))
-    worker.work(with_scheduler=False)
+    print(f"mln daemon: service host {conf.service_host}, queue {conf.queue_name}, libvirt {conf.libvirt_uri}",
+          flush=True)
+    worker.serve(conf, django_rq.get_connection("default"))
     return 0

@@ -4,7 +4,7 @@ import uuid
 
 import django_rq
 import pytest
-from rq import Queue, SimpleWorker
+from rq import Queue
 
 from projects.choices import Action, BuildStatus
 
@@ -20,9 +20,10 @@ def service_host():
 
 
 def work(service_host):
-    # SimpleWorker: the test driver's guests live in this process, so the job must run here.
-    queue = Queue(f"mln.{service_host}", connection=django_rq.get_connection("default"))
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    # The daemon's own worker (a SimpleWorker on the test driver: its guests live in this process).
+    from daemon import conf, worker
+
+    worker.worker_for(conf.load(), django_rq.get_connection("default"), [f"mln.{service_host}"]).work(burst=True)
 
 
 def test_a_build_is_enqueued_after_commit_and_run_by_the_daemon(

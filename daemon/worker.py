@@ -1,0 +1,122 @@
+"""`mln daemon`: an RQ worker on this service host's queue, and its heartbeat.
+
+The worker is RQ's own, given a job class that runs nothing but
+`daemon.signing.run_signed` (which checks the envelope) and ignores the
+callbacks and webhooks a job hash may name: whoever can write to Redis could
+otherwise have the worker import and call any function, or fetch any URL.
+Jobs are read with RQ's JSONSerializer, never pickle (see daemon/signing.py).
+"""
+
+import logging
+import threading
+
+from rq import SimpleWorker, Worker
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from . import heartbeat, signing
+
+log = logging.getLogger(__name__)
+
+
+class ClusterJob(Job):
+    """A job as a daemon runs it: signed envelopes only, no callbacks, no webhooks."""
+
+    def _execute(self):
+        # Checked before `self.func` imports anything the job names.
+        if self.func_name != signing.ENTRY_POINT:
+            self._refuse_unsigned()
+        return super()._execute()
+
+    def _refuse_unsigned(self):
+        from . import conf as mlnconf
+        from . import jobs
+
+        conf = jobs.DAEMON_CONF or mlnconf.load()
+        args = self.args if isinstance(self.args, (list, tuple)) else []
+        named = args[0] if args else None
+        reason = f"unsigned job: {self.func_name!r} is not run by this daemon"
+        signing.refuse(named if isinstance(named, (int, dict)) else None, reason, conf)
+        raise signing.Refused(reason)
+
+    @property
+    def success_callback(self):
+        return None
+
+    @property
+    def failure_callback(self):
+        return None
+
+    @property
+    def stopped_callback(self):
+        return None
+
+    def send_webhooks(self, *args, **kwargs):
+        return None
+
+
+class ClusterWorker(Worker):
+    job_class = ClusterJob
+
+
+class ClusterSimpleWorker(SimpleWorker):
+    """For libvirt's test driver, whose guests live in the process: no fork per job."""
+
+    job_class = ClusterJob
+
+
+def worker_for(conf, connection, queue_names=None):
+    worker_class = ClusterSimpleWorker if conf.libvirt_uri.startswith("test:") else ClusterWorker
+    return worker_class(queue_names or [conf.queue_name], connection=connection, serializer=JSONSerializer,
+                        job_class=ClusterJob)
+
+
+class Heartbeat(threading.Thread):
+    """Publishes this daemon's facts, and fails jobs that wait too long for a dead daemon.
+
+    It holds a libvirt connection for the daemon's whole life: on the test
+    driver that connection is also what keeps the guests between jobs.
+    """
+
+    def __init__(self, conf, connection):
+        super().__init__(name="mln-heartbeat", daemon=True)
+        self.conf, self.connection = conf, connection
+        self.stopping = threading.Event()
+
+    def run(self):
+        from django.db import close_old_connections
+
+        from . import dispatch
+        from .hypervisor import Hypervisor, HypervisorError
+
+        with Hypervisor(self.conf.libvirt_uri) as hypervisor:
+            while True:
+                try:
+                    heartbeat.publish(self.connection, self.conf, heartbeat.facts(self.conf, hypervisor))
+                    dispatch.sweep(self.connection, self.conf)
+                except (HypervisorError, OSError, ConnectionError) as exc:
+                    log.warning("heartbeat: %s", exc)
+                except Exception:  # the heartbeat must outlive a bug in one beat
+                    log.exception("heartbeat failed")
+                finally:
+                    close_old_connections()
+                if self.stopping.wait(self.conf.heartbeat_interval):
+                    return
+
+    def stop(self):
+        self.stopping.set()
+        self.join(timeout=self.conf.heartbeat_interval + 5)
+        heartbeat.withdraw(self.connection, self.conf.service_host)
+
+
+def serve(conf, connection, burst=False):
+    """Runs the worker until it is stopped (SIGTERM, SIGINT); the heartbeat goes with it."""
+    from . import jobs
+
+    jobs.configure(conf)
+    beat = Heartbeat(conf, connection)
+    beat.start()
+    try:
+        worker_for(conf, connection).work(burst=burst, with_scheduler=False)
+    finally:
+        beat.stop()
