@@ -1,0 +1,217 @@
+"""How fast the portal's websockets are: live progress latency, console relay throughput.
+
+    .venv/bin/python bench/portal.py [EVENTS] [MIB] [ROUNDS]
+
+Both against a real daphne serving mlnweb.asgi, started here on a free port,
+with the real channels-redis layer (Redis of `make redis`, on a database
+number of its own), on a throwaway SQLite database.
+
+1. Latency: a job's event, stored with Build.log_event and sent with
+   daemon.records.broadcast exactly as the daemon sends it, to its arrival
+   in a websocket client of /ws/progress/course/<id>/ (one at a time;
+   EVENTS of them, default 1,000; target p99 under 50 ms).
+2. Throughput: a local VNC-like display greets with "RFB 003.008\\n" and,
+   once answered, streams MIB MiB (default 64). The same websocket client
+   reads it through the console relay /ws/console/<host>/ and through
+   websockify relaying the same display, alternately, ROUNDS times each
+   (default 3); the best MB/s of each is compared (target: relay at least
+   0.8 times websockify).
+"""
+
+import asyncio
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BIN = Path(sys.executable).parent
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6390/13")
+GREETING = b"RFB 003.008\n"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, process, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{process.args[0]} exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on port {port} after {seconds} s")
+
+
+def setup_django(workdir):
+    os.environ["MLN_VAR_DIR"] = str(workdir)
+    os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    os.environ["REDIS_URL"] = REDIS_URL
+    os.environ["DJANGO_SETTINGS_MODULE"] = "mlnweb.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def make_world(display_port):
+    """An instructor's course with one project and one running host whose display is `display_port`."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth.models import User
+
+    from projects.choices import Action, HostState
+    from projects.models import Build, Course, Group, Host, Project
+
+    ada = User.objects.create_user("ada", password="pw")
+    course = Course.objects.create(name="Bench", short_name="bench", owner=ada, master_name="m.mln")
+    project = Project.objects.create(name="bench01", group=Group.objects.create(course=course, row=1))
+    host = Host.objects.create(project=project, name="server", state=HostState.RUNNING, vnc_port=display_port,
+                               service_host="localhost")
+    build = Build.objects.create(project=project, action=Action.BUILD)
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session.update({"_auth_user_id": str(ada.pk), "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+                    "_auth_user_hash": ada.get_session_auth_hash()})
+    session.create()
+    cookie = f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+    return course, host, build, cookie
+
+
+def start_daphne(port):
+    process = subprocess.Popen([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "mlnweb.asgi:application"],
+                               cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_for_port(port, process)
+    return process
+
+
+def start_websockify(port, display_port):
+    process = subprocess.Popen([str(BIN / "websockify"), f"127.0.0.1:{port}", f"127.0.0.1:{display_port}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, process)
+    return process
+
+
+# --- 1. latency -------------------------------------------------------------------------------
+
+
+async def bench_latency(url, cookie, build, count):
+    import websockets
+
+    from daemon.records import broadcast
+
+    def emit(i):
+        # What the daemon does for one event, in a thread of its own as a worker would.
+        event = build.log_event("step", f"event {i}", host_name="server", done=i, total=count)
+        broadcast(build.project, event)
+
+    headers = {"Cookie": cookie, "Origin": "http://127.0.0.1"}
+    async with websockets.connect(url, additional_headers=headers, max_size=None) as ws:
+        assert (await ws.recv()) == '{"type": "replayed"}'
+        latencies = []
+        for i in range(1, count + 1):
+            started = time.perf_counter()
+            await asyncio.to_thread(emit, i)
+            message = await ws.recv()
+            latencies.append(time.perf_counter() - started)
+            assert f'"seq": {i},' in message, message
+    latencies.sort()
+    p50, p99 = statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1]
+    print(f"progress latency, {count} events (log_event + broadcast -> websocket client): "
+          f"p50 {p50 * 1000:5.1f} ms, p99 {p99 * 1000:5.1f} ms, max {latencies[-1] * 1000:5.1f} ms"
+          f"  (target p99 < 50 ms)")
+    return p99
+
+
+# --- 2. throughput ----------------------------------------------------------------------------
+
+
+def serve_display(listener, size):
+    """A VNC-like display: greets, reads the client's version, streams `size` bytes, hangs up."""
+    chunk = os.urandom(1 << 16)
+    while True:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(GREETING)
+            got = b""
+            while len(got) < len(GREETING):
+                data = conn.recv(64)
+                if not data:
+                    break
+                got += data
+            left = size
+            while left > 0:
+                left -= conn.send(chunk[:min(left, len(chunk))])
+
+
+async def read_stream(url, size, headers=None):
+    import websockets
+
+    async with websockets.connect(url, subprotocols=["binary"], additional_headers=headers or {},
+                                  max_size=None, compression=None) as ws:
+        assert (await ws.recv()) == GREETING
+        started = time.perf_counter()
+        await ws.send(GREETING)
+        got = 0
+        while got < size:
+            got += len(await ws.recv())
+        return size / (time.perf_counter() - started) / 1e6
+
+
+async def bench_throughput(relay_url, websockify_url, cookie, size, rounds):
+    relay, websockify = [], []
+    headers = {"Cookie": cookie, "Origin": "http://127.0.0.1"}
+    for _ in range(rounds):
+        relay.append(await read_stream(relay_url, size, headers))
+        websockify.append(await read_stream(websockify_url, size))
+    best_relay, best_websockify = max(relay), max(websockify)
+    mib = size >> 20
+    print(f"console relay, {mib} MiB VNC-like stream: best {best_relay:6.1f} MB/s "
+          f"(rounds: {', '.join(f'{r:.0f}' for r in relay)})")
+    print(f"websockify,    {mib} MiB same stream:     best {best_websockify:6.1f} MB/s "
+          f"(rounds: {', '.join(f'{r:.0f}' for r in websockify)})")
+    print(f"relay / websockify: {best_relay / best_websockify:4.2f}  (target >= 0.8)")
+
+
+def main():
+    events = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    size = (int(sys.argv[2]) if len(sys.argv) > 2 else 64) << 20
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    with tempfile.TemporaryDirectory(prefix="mln-bench-portal-") as workdir:
+        setup_django(Path(workdir))
+        listener = socket.create_server(("127.0.0.1", 0))
+        # A process of its own, as a guest's display is: it must not share the client's interpreter.
+        display = multiprocessing.get_context("fork").Process(target=serve_display, args=(listener, size), daemon=True)
+        display.start()
+        display_port = listener.getsockname()[1]
+        course, host, build, cookie = make_world(display_port)
+        daphne_port, websockify_port = free_port(), free_port()
+        servers = [start_daphne(daphne_port), start_websockify(websockify_port, display_port)]
+        try:
+            base = f"ws://127.0.0.1:{daphne_port}"
+            asyncio.run(bench_latency(f"{base}/ws/progress/course/{course.pk}/", cookie, build, events))
+            asyncio.run(bench_throughput(f"{base}/ws/console/{host.pk}/", f"ws://127.0.0.1:{websockify_port}/",
+                                         cookie, size, rounds))
+        finally:
+            for process in servers:
+                process.terminate()
+                process.wait(10)
+            display.terminate()
+
+
+if __name__ == "__main__":
+    main()
