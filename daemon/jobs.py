@@ -227,8 +227,21 @@ def import_(job):
     archive.import_project(job)
 
 
+def upgrade(job):
+    from . import upgrade as upgrading
+
+    upgrading.upgrade_project(job)
+
+
+def migrate(job):
+    from . import migration
+
+    migration.migrate(job)
+
+
 ACTIONS = {Action.BUILD: build, Action.REBUILD: rebuild, Action.START: start, Action.STOP: stop,
-           Action.REMOVE: remove, Action.EXPORT: export, Action.IMPORT: import_}
+           Action.REMOVE: remove, Action.EXPORT: export, Action.IMPORT: import_,
+           Action.UPGRADE: upgrade, Action.MIGRATE: migrate}
 
 
 # --- the entry point ------------------------------------------------------------------

@@ -13,7 +13,8 @@ import os
 import sys
 from importlib import import_module
 
-VERB_MODULES = ["projects.cli.lang", "projects.cli.templates", "projects.cli.table1", "projects.cli.course"]
+VERB_MODULES = ["projects.cli.lang", "projects.cli.templates", "projects.cli.table1", "projects.cli.course",
+                "projects.cli.cluster"]
 
 
 class CommandError(Exception):

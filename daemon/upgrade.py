@@ -1,0 +1,294 @@
+"""`mln upgrade`: what a new version of a project's file changes, and doing it.
+
+`plan_upgrade` compares the built project's spec with the new one: hosts and
+switches to add or remove, settings that change (memory, vcpus, NICs, and
+the others a guest reads), and hosts that move because their `service_host`
+changed, each live or cold with the reason. A host the new file leaves
+without a `service_host` stays where the scheduler put it; a new one joins
+the service host that holds most of the project (its switches are there).
+
+`apply` does it with Builds, all through RQ (daemon/dispatch.py): cold moves
+first export their hosts on the source (a `migrate` Build), then the new spec
+is stored, an `upgrade` Build on every service host involved removes,
+redefines and adds, and each moved host arrives on its target (a `migrate`
+Build that imports it, or a live migration from the source). The `upgrade`
+job itself (`upgrade_project`) runs on a daemon like any other.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from .conf import MiB
+
+# Settings a change list shows; the masked ones are students' passwords.
+SETTINGS = ("memory", "vcpus", "interfaces", "template", "size", "nameserver", "users", "root_passwd", "vncpasswd")
+MASKED = {"users", "root_passwd", "vncpasswd"}
+# Applied by redefining the domain; the others reach the guest through its configuration seed.
+REDEFINED = {"memory", "vcpus", "interfaces"}
+LIVE_DRIVERS = {"QEMU"}
+
+
+class UpgradeError(Exception):
+    """The upgrade cannot go on; the message says which step and host."""
+
+
+@dataclass
+class Change:
+    host: str
+    setting: str
+    old: object
+    new: object
+
+    def __str__(self):
+        when = "redefined, from the next start" if self.setting in REDEFINED else "from the next build of its seed"
+        return f"change {self.host}: {label(self.setting)} {shown(self.setting, self.old)} -> " \
+               f"{shown(self.setting, self.new)} ({when})"
+
+
+@dataclass
+class Move:
+    host: str
+    source: str
+    target: str
+    mode: str       # live or cold
+    reason: str
+
+    def __str__(self):
+        return f"move {self.host}: {self.source} -> {self.target}, {self.mode} ({self.reason})"
+
+
+@dataclass
+class UpgradePlan:
+    project: str
+    old: dict
+    new: dict                   # the new spec, every host placed
+    add_hosts: list = field(default_factory=list)
+    remove_hosts: list = field(default_factory=list)
+    add_switches: list = field(default_factory=list)
+    remove_switches: list = field(default_factory=list)
+    changes: list = field(default_factory=list)
+    moves: list = field(default_factory=list)
+
+    def __bool__(self):
+        return any((self.add_hosts, self.remove_hosts, self.add_switches, self.remove_switches, self.changes,
+                    self.moves))
+
+    def lines(self):
+        where = {n: h["service_host"] for n, h in self.new["hosts"].items()}
+        out = [f"add host {h} on {where[h]}" for h in self.add_hosts]
+        out += [f"remove host {h}" for h in self.remove_hosts]
+        out += [f"add switch {s}" for s in self.add_switches] + [f"remove switch {s}" for s in self.remove_switches]
+        out += [str(c) for c in self.changes] + [str(m) for m in self.moves]
+        return [f"{self.project}: {line}" for line in out] or [f"{self.project}: nothing to change"]
+
+    @property
+    def service_hosts(self):
+        """Every service host the project is on, before or after."""
+        return sorted({h["service_host"] for spec in (self.old, self.new) for h in spec["hosts"].values()
+                       if h.get("service_host")})
+
+
+def label(setting):
+    return "NICs" if setting == "interfaces" else setting
+
+
+def shown(setting, value):
+    if setting in MASKED:
+        return "(set)" if value else "(none)"
+    if setting in ("memory", "size") and value:
+        return f"{value // MiB}M"
+    if setting == "interfaces":
+        return "; ".join(f"{i['name']} {i.get('switch') or '-'} {i.get('address') or ''}".strip()
+                         for i in value) or "none"
+    return value
+
+
+# --- planning ---------------------------------------------------------------------------
+
+
+def plan_upgrade(project, new_spec, conf, live=None, host_states=None):
+    """The plan from the built project to `new_spec` (a ProjectSpec or its dict)."""
+    old = project.spec
+    new = new_spec if isinstance(new_spec, dict) else new_spec.to_dict()
+    if new["name"] != project.name:
+        raise UpgradeError(f"the file is project {new['name']}, not {project.name}")
+    new = placed(old, new, conf)
+    states = host_states if host_states is not None else dict(project.hosts.values_list("name", "state"))
+    plan = UpgradePlan(project.name, old, new)
+    old_hosts, new_hosts = old["hosts"], new["hosts"]
+    plan.add_hosts = [h for h in new_hosts if h not in old_hosts]
+    plan.remove_hosts = [h for h in old_hosts if h not in new_hosts]
+    plan.add_switches = [s for s in new["switches"] if s not in old["switches"]]
+    plan.remove_switches = [s for s in old["switches"] if s not in new["switches"]]
+    for name in (h for h in new_hosts if h in old_hosts):
+        before, after = old_hosts[name], new_hosts[name]
+        plan.changes += [Change(name, s, before.get(s), after.get(s)) for s in SETTINGS
+                         if comparable(before.get(s)) != comparable(after.get(s))]
+        if before.get("service_host") != after["service_host"]:
+            mode, reason = migration_mode(after, before["service_host"], after["service_host"], live or {},
+                                          states.get(name))
+            plan.moves.append(Move(name, before["service_host"], after["service_host"], mode, reason))
+    return plan
+
+
+def comparable(value):
+    if isinstance(value, list):  # interfaces: what the guest and libvirt see, not where the file said it
+        return [{k: v for k, v in i.items() if k != "settings"} for i in value]
+    return value
+
+
+def placed(old, new, conf):
+    """`new` with every host on a service host: where it is now, or where most of the project is."""
+    new = {**new, "hosts": {n: dict(h) for n, h in new["hosts"].items()}}
+    homes = Counter(h.get("service_host") or conf.service_host for h in old["hosts"].values())
+    home = homes.most_common(1)[0][0] if homes else conf.service_host
+    for name, host in new["hosts"].items():
+        if not host.get("service_host"):
+            was = old["hosts"].get(name, {}).get("service_host")
+            host["service_host"] = was or home
+    return new
+
+
+def migration_mode(host, source, target, live, state):
+    """("live", why) where both hypervisors can and the disks are on storage both reach; else cold."""
+    problems = []
+    a, b = live.get(source), live.get(target)
+    if a is None or b is None:
+        problems.append(f"{source if a is None else target} has no live daemon")
+    else:
+        drivers = {a["hypervisor"], b["hypervisor"]}
+        if not drivers <= LIVE_DRIVERS:
+            problems.append(f"libvirt's {'/'.join(sorted(drivers))} driver cannot migrate")
+        if not (a.get("migration_uri") and b.get("migration_uri")):
+            problems.append("mln.conf gives no migration_uri on both")
+        problems += shared_storage_problems(host, a, b)
+    if state != "running":
+        problems.append("the host is not running")
+    if problems:
+        return "cold", "; ".join(problems)
+    return "live", f"peer to peer, disks on {a['san_path']}"
+
+
+def shared_storage_problems(host, a, b):
+    """Live migration moves memory, not disks: both hosts must reach the disk at the same path."""
+    san = a.get("san_path")
+    if not san or san != b.get("san_path"):
+        return ["no san_path common to both service hosts"]
+    wants_shared = (host.get("filepath") and Path(host["filepath"]).is_relative_to(san)) or \
+        (host.get("lvm") and (host.get("lvm_vg") or a.get("lvm_vg")) and a.get("lvm_vg") == b.get("lvm_vg"))
+    if not wants_shared:
+        return [f"its disk is not on shared storage (filepath under {san}, or lvm on a volume group both have)"]
+    if a.get("projects") != b.get("projects") or not Path(a.get("projects", "/")).is_relative_to(san):
+        return [f"the daemons' projects folders are not one folder under {san}"]
+    return []
+
+
+# --- applying ---------------------------------------------------------------------------
+
+
+def apply(project, plan, conf, on_event=None):
+    """Does the plan with Builds through the daemons; returns them all. UpgradeError on a failed step."""
+    from projects.choices import Action
+
+    from . import dispatch
+
+    transfer = Path(conf.transfer)
+    cold = [m for m in plan.moves if m.mode == "cold"]
+    live = [m for m in plan.moves if m.mode == "live"]
+    moving = [m.host for m in plan.moves]
+    builds = []
+
+    def step(what, action, service_host, host_name="", **options):
+        done = dispatch.follow(dispatch.submit(project, action, conf, [service_host], host_name, options),
+                               conf, on_event=on_event)
+        builds.extend(done)
+        failed = [b for b in done if b.status == "failed"]
+        if failed:
+            raise UpgradeError(f"{what}: {failed[0].error}")
+
+    rows = {h.name: h for h in project.hosts.all()}  # before the source forgets them
+    for move in cold:  # the old spec still holds: the host is exported and leaves its source
+        step(f"export {move.host} from {move.source}", Action.MIGRATE, move.source, move.host,
+             side="out", hosts=[move.host], directory=str(transfer / f"{project.name}.{move.host}"))
+    project.spec = plan.new
+    project.save(update_fields=["spec", "updated_at"])
+    for service_host in plan.service_hosts:
+        step(f"upgrade on {service_host}", Action.UPGRADE, service_host, without=moving)
+    for move in cold:
+        row = rows.get(move.host)
+        step(f"import {move.host} on {move.target}", Action.MIGRATE, move.target, move.host,
+             side="in", directory=str(transfer / f"{project.name}.{move.host}"),
+             vnc_password=row.vnc_password if row else "", start=bool(row and row.state == "running"))
+    for move in live:
+        peer = dispatch_peer_uri(move.target)
+        step(f"migrate {move.host} to {move.target}", Action.MIGRATE, move.source, move.host,
+             side="live", hosts=[move.host], peer_uri=peer)
+    return builds
+
+
+def dispatch_peer_uri(service_host):
+    from . import dispatch, heartbeat
+
+    facts = heartbeat.live(dispatch.connection()).get(service_host)
+    if not facts or not facts.get("migration_uri"):
+        raise UpgradeError(f"service host {service_host}: no live daemon with a migration_uri")
+    return facts["migration_uri"]
+
+
+def course_plans(course, inputs, conf, live=None):
+    """{project name: UpgradePlan} for the groups a new version of a course changes (the portal's view)."""
+    expansion = course.expand(inputs)
+    projects = {g.project.name: g.project for g in course.groups_with_projects()}
+    return {g.project: plan_upgrade(projects[g.project], g.spec, conf, live)
+            for g in expansion.groups if g.project in projects}
+
+
+# --- the job on one daemon ----------------------------------------------------------------
+
+
+def upgrade_project(job):
+    """Makes this service host hold what the new spec puts on it; leaves moving hosts to their migration."""
+    from projects.choices import ProjectState
+
+    from . import definitions, jobs, records
+
+    without = set(job.build.options.get("without", ()))
+    hosts = job.hosts()
+    state = job.project.state
+    plan = job.plan()  # all of its hosts, so the switches of a host arriving later are made too
+    plan.hosts = [h for h in plan.hosts if h.spec.name not in without]
+    keep = {job.domain(h) for h in hosts} | {definitions.object_name(job.spec.name, n) for n in without}
+    objects = job.hv.project_objects(job.spec.name)
+    gone = [d for d in objects.domains if d not in keep]
+    # A host leaving live is still here, on its switches, until its migration runs.
+    leaving = {n for n in without if definitions.object_name(job.spec.name, n) in objects.domains}
+    wanted_networks = {n.name for n in plan.networks}
+    stale_networks = [] if leaving else [n for n in objects.networks if n not in wanted_networks]
+    if not hosts and not leaving:
+        jobs.remove(job)  # nothing of the project is left here; the project lives on elsewhere
+        return records.set_project_state(job.project, state)
+    for domain in gone:
+        job.step("remove host", domain, partial(remove_host, job, domain))
+    for network in stale_networks:
+        job.step("remove switch", network, partial(jobs.remove_network, job, network))
+    existing = set(objects.domains)
+    jobs.build_plan(job, plan)
+    if state == ProjectState.RUNNING:
+        for host in plan.hosts:
+            if host.guest.name not in existing:
+                job.step("start", host.spec.name, partial(job.hv.start, host.guest.name))
+    records.set_project_state(job.project, state if state != ProjectState.NEW else ProjectState.BUILT)
+
+
+def remove_host(job, domain):
+    """A host's domain, disk and seed on this service host."""
+    from . import definitions
+
+    host = domain.removeprefix(definitions.object_name(job.spec.name, ""))
+    job.hv.undefine(domain)
+    job.hv.remove_volume(definitions.pool_name(job.spec.name), f"{host}.qcow2")
+    for leftover in (f"{host}.seed.img", f"{host}.base.qcow2"):
+        (job.folder() / leftover).unlink(missing_ok=True)
+    return True

@@ -1,0 +1,74 @@
+"""Daemons on one machine: heartbeats, `mln daemon_status`, and jobs for a daemon that is dead."""
+
+import json
+import time
+from datetime import timedelta
+
+from projects.choices import Action, BuildStatus
+from projects.cli import main
+from projects.models import Build, Project
+
+from daemon import dispatch, heartbeat, signing
+
+
+def project_on(service_host, name="solo"):
+    spec = {"name": name, "global_settings": {}, "switches": {},
+            "hosts": {"h1": {"name": "h1", "template": "tiny", "memory": 128 << 20, "size": None, "free_space": None,
+                             "vcpus": 1, "virtualization": None, "hvm": False, "lvm": False, "lvm_vg": None,
+                             "filepath": None, "nameserver": None, "interfaces": [], "users": {},
+                             "root_passwd": None, "vncpasswd": None, "vncdisplay": None,
+                             "service_host": service_host, "plugins": {}, "settings": {}, "position": None}}}
+    return Project.objects.create(name=name, source_name=f"{name}.mln", source="", spec=spec)
+
+
+def status_rows(capsys):
+    capsys.readouterr()
+    assert main(["daemon_status", "--json"]) == 0
+    return {row["service_host"]: row for row in json.loads(capsys.readouterr().out)}
+
+
+def test_daemon_status_shows_each_daemon_and_a_killed_one_ages_out(cluster, capsys):
+    a, b = cluster.start("alpha"), cluster.start("beta")
+    ghost = cluster.name("ghost")
+    (cluster.root / "submitter.conf").open("a").write(f"daemon_status_query {ghost}\n")
+    rows = status_rows(capsys)
+    assert rows[a]["alive"] == rows[b]["alive"] == "yes"
+    assert rows[a]["hypervisor"] == "TEST" and rows[a]["libvirt_uri"] == "test:///default"
+    assert rows[a]["cpus"] and rows[a]["guest_memory"] == "8192M" and rows[a]["kvm"] == "no"
+    assert rows[ghost] == {**rows[ghost], "alive": "no", "last_heartbeat": "never"}
+    cluster.kill(b)
+    time.sleep(2.0)  # past the 1.5 s TTL
+    rows = status_rows(capsys)
+    assert rows[a]["alive"] == "yes" and rows[b]["alive"] == "no"
+    assert float(rows[b]["last_heartbeat"].split()[0]) >= 1.5
+
+
+def test_a_job_for_a_dead_daemon_fails_in_bounded_time_naming_it(cluster, templates):
+    a = cluster.start("alpha")
+    dead = cluster.name("dead")
+    project = project_on(dead)
+    started = time.monotonic()
+    builds = dispatch.submit(project, Action.BUILD, cluster.conf, service_hosts=[a, dead])
+    waited = time.monotonic() - started
+    assert 2 <= waited < 4
+    assert [b.status for b in builds] == [BuildStatus.FAILED] * 2  # neither half was enqueued
+    assert f"service host {dead} has no live daemon" in builds[0].error and "nothing was built" in builds[0].error
+    assert signing.queue(a).count == 0 and signing.queue(dead).count == 0
+
+
+def test_a_queued_job_whose_daemon_died_is_failed_by_a_live_daemon(cluster, templates):
+    cluster.start("alpha")
+    gone = cluster.start("gone")
+    cluster.kill(gone)
+    project = project_on(gone)
+    build = Build.objects.create(project=project, action=Action.BUILD, options={"service_host": gone})
+    signing.enqueue(build, cluster.conf)
+    Build.objects.filter(pk=build.pk).update(created_at=build.created_at - timedelta(seconds=10))
+    deadline = time.monotonic() + 10
+    while build.status == BuildStatus.QUEUED and time.monotonic() < deadline:
+        time.sleep(0.2)  # alpha's heartbeat sweeps once gone's heartbeat has expired
+        build.refresh_from_db()
+    assert build.status == BuildStatus.FAILED
+    assert f"service host {gone} has no live daemon" in build.error
+    assert signing.queue(gone).count == 0
+    assert not heartbeat.is_alive(cluster.redis, gone)
