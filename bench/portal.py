@@ -92,9 +92,10 @@ def make_world(display_port):
     return course, host, build, cookie
 
 
-def start_daphne(port):
+def start_daphne(port, log):
+    # Its log goes to a file: a pipe nobody reads would fill up and stop the server.
     process = subprocess.Popen([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "mlnweb.asgi:application"],
-                               cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
     wait_for_port(port, process)
     return process
 
@@ -200,12 +201,16 @@ def main():
         display_port = listener.getsockname()[1]
         course, host, build, cookie = make_world(display_port)
         daphne_port, websockify_port = free_port(), free_port()
-        servers = [start_daphne(daphne_port), start_websockify(websockify_port, display_port)]
+        log = open(Path(workdir) / "daphne.log", "wb")
+        servers = [start_daphne(daphne_port, log), start_websockify(websockify_port, display_port)]
         try:
             base = f"ws://127.0.0.1:{daphne_port}"
             asyncio.run(bench_latency(f"{base}/ws/progress/course/{course.pk}/", cookie, build, events))
             asyncio.run(bench_throughput(f"{base}/ws/console/{host.pk}/", f"ws://127.0.0.1:{websockify_port}/",
                                          cookie, size, rounds))
+        except Exception:
+            print((Path(workdir) / "daphne.log").read_text()[-3000:], file=sys.stderr)
+            raise
         finally:
             for process in servers:
                 process.terminate()

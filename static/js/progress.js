@@ -1,0 +1,139 @@
+// Live progress of builds: stored events, then the live tail, from /ws/progress/<course|project>/<id>/.
+//
+// What the page provides (the template includes this file with type="module"):
+//   <section data-progress-stream="/ws/progress/course/3/">
+//     <progress data-progress-total></progress> <span data-progress-total-label></span>
+//     <div data-progress-project="17" data-project-name="os01">     one per project
+//       <progress></progress> <span data-progress-label></span>
+//     </div>
+//     <p data-progress-status></p>                                   live / reconnecting
+//     <ol data-progress-log></ol>                                    the events, newest last
+//   </section>
+//
+// The server sends every event once, in order per build, after the cursor the page gives
+// (`?after=<build>.<seq>,...`). On a lost connection the page reconnects with the cursor of what
+// it has, so it loses nothing and shows nothing twice. Each event is also dispatched on the
+// section as a "mln:build-event" DOM event, for pages that show more (host states).
+
+const LOG_LIMIT = 2000; // a thousand-host build logs thousands of steps; the oldest scroll away
+const RETRY_MS = [500, 1000, 2000, 5000, 10000];
+
+function websocketUrl(path, cursor) {
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    const after = Object.entries(cursor).map(([build, seq]) => `${build}.${seq}`).join(",");
+    return `${scheme}//${window.location.host}${path}${after ? `?after=${after}` : ""}`;
+}
+
+function timeOf(iso) {
+    return iso ? new Date(iso).toLocaleTimeString() : "";
+}
+
+class ProgressStream {
+    constructor(section) {
+        this.section = section;
+        this.path = section.dataset.progressStream;
+        this.cursor = {};      // build -> last seq shown
+        this.projects = {};    // project -> {build, done, total}: its latest build's progress
+        this.retries = 0;
+        this.log = section.querySelector("[data-progress-log]");
+        this.status = section.querySelector("[data-progress-status]");
+        this.open();
+    }
+
+    open() {
+        const socket = new WebSocket(websocketUrl(this.path, this.cursor));
+        socket.addEventListener("message", (message) => this.receive(JSON.parse(message.data)));
+        socket.addEventListener("close", (event) => this.closed(event));
+    }
+
+    receive(message) {
+        if (message.type === "replayed") {
+            this.retries = 0;
+            this.say("Live.");
+        } else if (message.type === "events") {
+            message.events.forEach((event) => this.show(event));
+            this.drawTotal();
+        }
+    }
+
+    closed(event) {
+        if (event.code === 4403) {
+            this.say("You have no access to this progress: log in again.");
+            return;
+        }
+        const wait = RETRY_MS[Math.min(this.retries++, RETRY_MS.length - 1)];
+        this.say(`Connection lost; reconnecting in ${wait / 1000} s.`);
+        window.setTimeout(() => this.open(), wait);
+    }
+
+    show(event) {
+        if (event.seq <= (this.cursor[event.build] || 0)) {
+            return; // the server sends each event once; this guards a page that reconnected twice
+        }
+        this.cursor[event.build] = event.seq;
+        const known = this.projects[event.project];
+        if (!known || event.build >= known.build) {
+            // A newer build of a project starts its bar again.
+            this.projects[event.project] = { build: event.build, done: event.done, total: event.total };
+            this.drawProject(event.project);
+        }
+        this.append(event);
+        this.section.dispatchEvent(new CustomEvent("mln:build-event", { detail: event }));
+    }
+
+    drawProject(projectId) {
+        const box = this.section.querySelector(`[data-progress-project="${projectId}"]`);
+        if (!box) {
+            return;
+        }
+        const { done, total } = this.projects[projectId];
+        const bar = box.querySelector("progress");
+        if (bar) {
+            bar.max = Math.max(total, 1);
+            bar.value = Math.min(done, bar.max);
+        }
+        const label = box.querySelector("[data-progress-label]");
+        if (label) {
+            label.textContent = total ? `${done} of ${total} steps` : "";
+        }
+    }
+
+    drawTotal() {
+        const all = Object.values(this.projects);
+        const done = all.reduce((sum, p) => sum + Math.min(p.done, p.total), 0);
+        const total = all.reduce((sum, p) => sum + p.total, 0);
+        const bar = this.section.querySelector("[data-progress-total]");
+        if (bar) {
+            bar.max = Math.max(total, 1);
+            bar.value = done;
+        }
+        const label = this.section.querySelector("[data-progress-total-label]");
+        if (label) {
+            label.textContent = total ? `${done} of ${total} steps (${Math.floor((100 * done) / total)} %)` : "";
+        }
+    }
+
+    append(event) {
+        if (!this.log) {
+            return;
+        }
+        const box = this.section.querySelector(`[data-progress-project="${event.project}"]`);
+        const project = box ? box.dataset.projectName : `project ${event.project}`;
+        const item = document.createElement("li");
+        item.className = `event ${event.level}`;
+        const where = [project, event.host].filter(Boolean).join(" ");
+        item.textContent = `${timeOf(event.time)}  ${where}  ${event.step}${event.message ? `: ${event.message}` : ""}`;
+        this.log.append(item);
+        while (this.log.childElementCount > LOG_LIMIT) {
+            this.log.firstElementChild.remove();
+        }
+    }
+
+    say(text) {
+        if (this.status) {
+            this.status.textContent = text;
+        }
+    }
+}
+
+document.querySelectorAll("[data-progress-stream]").forEach((section) => new ProgressStream(section));
