@@ -86,6 +86,16 @@ def submit(project, action, conf, service_hosts=None, host_name="", options=None
     return builds
 
 
+def build_projects(projects, conf, requested_by=None, wait=None):
+    """Places the hosts no file placed (daemon/placement.py), then submits each project's build."""
+    from projects.choices import Action
+
+    from . import placement
+
+    placement.place(projects, heartbeat.live(connection()), conf)
+    return [b for p in projects for b in submit(p, Action.BUILD, conf, requested_by=requested_by, wait=wait)]
+
+
 def sweep(redis, conf):
     """Fails queued Builds whose daemon has been down longer than `daemon_wait`; returns how many."""
     from projects.choices import BuildStatus

@@ -39,14 +39,16 @@ class Daemon:
         return self.offered - self.placed
 
 
-def daemons_from(live):
-    """Daemon rows from heartbeat facts, loaded with what the database already places on each."""
+def daemons_from(live, projects=()):
+    """Daemon rows from heartbeat facts, loaded with what the database already places on each
+    (`projects`, being placed now, are counted from their specs instead)."""
     from projects.choices import HostState, ProjectState
     from projects.models import Host
 
     rows = []
     for name, facts in sorted(live.items()):
         hosts = Host.objects.filter(service_host=name).exclude(project__state=ProjectState.REMOVED)
+        hosts = hosts.exclude(project__in=[p.pk for p in projects if p.pk])
         if facts.get("guest_memory"):
             offered = facts["guest_memory"]
         else:
@@ -78,7 +80,12 @@ def choose(daemons, need, project_name):
 
 def place(projects, live, conf):
     """Places every host without a service_host; returns {project name: service host chosen}."""
-    daemons = daemons_from(live)
+    daemons = daemons_from(live, projects)
+    by_name = {d.service_host: d for d in daemons}
+    for project in projects:  # hosts the files pin weigh on their daemons first
+        for host in project.spec.get("hosts", {}).values():
+            if host.get("service_host") in by_name:
+                by_name[host["service_host"]].placed += host_memory(host, conf)
     chosen = {}
     for project in projects:
         hosts = unplaced(project)

@@ -1,0 +1,63 @@
+"""The scheduler spreads a course's groups over the live daemons and records where each went."""
+
+import json
+
+import pytest
+
+from daemon import dispatch, heartbeat, placement
+from projects.choices import BuildStatus
+from projects.cli import main
+from projects.courses import expand_course
+from projects.models import Host, Project
+from projects.tables import read_table
+
+from ..projects.conftest import OSCOURSE, table_bytes
+
+
+def course_projects(groups):
+    table = read_table("groups.csv", table_bytes(["gnum", "userpasswd", "rpasswd", "vncpasswd"],
+                                                 *[[f"{n:02d}", "@random", "@random", "@random"]
+                                                   for n in range(1, groups + 1)]))
+    expansion = expand_course("oscourse", "oscourse.mln", {"oscourse.mln": OSCOURSE}, table)
+    projects = []
+    for group in expansion.groups:
+        project = Project.objects.create(name=group.project, source_name=group.source_name, source=group.source,
+                                         spec=group.spec.to_dict())
+        Host.objects.bulk_create(r for r in project.derived_rows() if isinstance(r, Host))
+        projects.append(project)
+    return projects
+
+
+def test_a_course_is_spread_over_the_daemons_and_built_there(cluster, templates, capsys):
+    a, b = cluster.start("alpha"), cluster.start("beta")
+    projects = course_projects(6)
+    builds = dispatch.build_projects(projects, cluster.conf)
+    dispatch.follow(builds, cluster.conf)
+    assert all(b.status == BuildStatus.SUCCEEDED for b in builds), [b.error for b in builds]
+    where = {p.name: Project.objects.get(pk=p.pk).spec["hosts"]["ubuntu"]["service_host"] for p in projects}
+    assert sorted(where.values()) == sorted([a] * 3 + [b] * 3)
+    assert set(Host.objects.values_list("service_host", flat=True)) == {a, b}
+    capsys.readouterr()
+    main(["status", "--json"])
+    shown = {(r["project"], r["host"]): r["service_host"] for r in json.loads(capsys.readouterr().out)}
+    assert shown[(projects[0].name, "win")] == where[projects[0].name]
+    assert {r.state for r in Host.objects.all()} == {"stopped"}  # built, defined and reported by each daemon
+
+
+def test_a_pinned_host_goes_to_its_daemon_and_the_least_loaded_daemon_takes_the_rest(cluster, templates):
+    a = cluster.start("alpha", extra="guest_memory 1G\n")
+    b = cluster.start("beta", extra="guest_memory 1G\n")
+    projects = course_projects(3)
+    projects[0].spec["hosts"]["win"]["service_host"] = b
+    projects[0].save()
+    chosen = placement.place(projects, heartbeat.live(cluster.redis), cluster.conf)
+    # ubuntu 128M, win 256M. b starts with the pinned 256M: 1024/768, then 896/768, then 512/768.
+    assert chosen == {projects[0].name: a, projects[1].name: a, projects[2].name: b}
+    assert Project.objects.get(pk=projects[0].pk).spec["hosts"]["win"]["service_host"] == b
+
+
+def test_no_daemon_with_enough_memory_is_a_clear_error(cluster, templates):
+    cluster.start("alpha", extra="guest_memory 300M\n")
+    projects = course_projects(2)
+    with pytest.raises(placement.PlacementError, match=r"no live daemon has 384 MiB left for its hosts; the most is 300 MiB on alpha"):
+        placement.place(projects, heartbeat.live(cluster.redis), cluster.conf)
