@@ -67,3 +67,27 @@ def test_remove_leaves_no_domain_network_volume_or_file(libvirt_test, mln_conf, 
     assert project.state == ProjectState.REMOVED
     assert {h.state for h in project.hosts.all()} == {HostState.ABSENT}
     assert run(project, Action.REMOVE, mln_conf).status == BuildStatus.SUCCEEDED  # twice is harmless
+
+
+def test_a_start_that_fails_stops_the_hosts_it_started(libvirt_test, mln_conf, tiny):
+    project = save_project(ldaptest())
+    run(project, Action.BUILD, mln_conf)
+    libvirt_test.undefine("ldaptest.ldapserver")  # someone removed it by hand: its start fails after ldapclient's
+    build = run(project, Action.START, mln_conf)
+    assert build.status == BuildStatus.FAILED
+    assert build.error == "start ldapserver: not built: run mln build for project ldaptest"
+    assert states(libvirt_test) == {"ldaptest.ldapclient": "shut off", "ldaptest.ldapserver": "undefined"}
+    assert build.events.filter(step="start", host_name="ldapclient", message="made").exists()  # it did start
+    project.refresh_from_db()
+    assert project.state != ProjectState.RUNNING
+    assert {h.name: h.state for h in project.hosts.all()} == {"ldapclient": HostState.STOPPED,
+                                                              "ldapserver": HostState.ABSENT}
+
+
+def test_a_failed_start_leaves_running_what_was_running_before_it(libvirt_test, mln_conf, tiny):
+    project = save_project(ldaptest())
+    run(project, Action.BUILD, mln_conf)
+    run(project, Action.START, mln_conf, host_name="ldapclient")
+    libvirt_test.undefine("ldaptest.ldapserver")
+    assert run(project, Action.START, mln_conf).status == BuildStatus.FAILED
+    assert states(libvirt_test)["ldaptest.ldapclient"] == "running"
