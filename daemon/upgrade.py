@@ -77,7 +77,7 @@ class UpgradePlan:
 
     def lines(self):
         where = {n: h["service_host"] for n, h in self.new["hosts"].items()}
-        out = [f"add host {h} on {where[h]}" for h in self.add_hosts]
+        out = [f"add host {h} on {where[h] or 'a daemon the scheduler picks'}" for h in self.add_hosts]
         out += [f"remove host {h}" for h in self.remove_hosts]
         out += [f"add switch {s}" for s in self.add_switches] + [f"remove switch {s}" for s in self.remove_switches]
         out += [str(c) for c in self.changes] + [str(m) for m in self.moves]
@@ -126,7 +126,7 @@ def plan_upgrade(project, new_spec, conf, live=None, host_states=None):
         before, after = old_hosts[name], new_hosts[name]
         plan.changes += [Change(name, s, before.get(s), after.get(s)) for s in SETTINGS
                          if comparable(before.get(s)) != comparable(after.get(s))]
-        if before.get("service_host") != after["service_host"]:
+        if before.get("service_host") and before["service_host"] != after["service_host"]:
             mode, reason = migration_mode(after, before["service_host"], after["service_host"], live or {},
                                           states.get(name))
             plan.moves.append(Move(name, before["service_host"], after["service_host"], mode, reason))
@@ -142,8 +142,8 @@ def comparable(value):
 def placed(old, new, conf):
     """`new` with every host on a service host: where it is now, or where most of the project is."""
     new = {**new, "hosts": {n: dict(h) for n, h in new["hosts"].items()}}
-    homes = Counter(h.get("service_host") or conf.service_host for h in old["hosts"].values())
-    home = homes.most_common(1)[0][0] if homes else conf.service_host
+    homes = Counter(h["service_host"] for h in old["hosts"].values() if h.get("service_host"))
+    home = homes.most_common(1)[0][0] if homes else None  # None: the scheduler places it at its build
     for name, host in new["hosts"].items():
         if not host.get("service_host"):
             was = old["hosts"].get(name, {}).get("service_host")
@@ -214,7 +214,7 @@ def apply(project, plan, conf, on_event=None):
              side="out", hosts=[move.host], directory=str(transfer / f"{project.name}.{move.host}"))
     project.spec = plan.new
     project.save(update_fields=["spec", "updated_at"])
-    for service_host in plan.service_hosts:
+    for service_host in plan.service_hosts or [conf.service_host]:  # unplaced: built by the command line's host
         step(f"upgrade on {service_host}", Action.UPGRADE, service_host, without=moving)
     for move in cold:
         row = rows.get(move.host)

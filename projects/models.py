@@ -86,6 +86,13 @@ class Course(models.Model):
         old = {g.project.name: (g.row, g.project.tree) for g in self.groups_with_projects()}
         return course_changes(old, expansion)
 
+    def upgrade_plans(self, inputs, conf=None):
+        """{project: daemon.upgrade.UpgradePlan} of what applying `inputs` would do to the built guests."""
+        from daemon import conf as mlnconf
+        from daemon import dispatch, heartbeat, upgrade
+
+        return upgrade.course_plans(self, inputs, conf or mlnconf.load(), heartbeat.live(dispatch.connection()))
+
     @transaction.atomic
     def apply(self, inputs, expansion=None):
         """Store `inputs` and make the groups and projects what they expand to."""
@@ -247,6 +254,13 @@ class Project(models.Model):
     @property
     def service_hosts(self):
         return sorted({h["service_host"] for h in self.spec.get("hosts", {}).values() if h.get("service_host")})
+
+    def upgrade_plan(self, new_spec, conf=None):
+        """What `mln upgrade` would do to make the built project `new_spec` (daemon/upgrade.py)."""
+        from daemon import conf as mlnconf
+        from daemon import dispatch, heartbeat, upgrade
+
+        return upgrade.plan_upgrade(self, new_spec, conf or mlnconf.load(), heartbeat.live(dispatch.connection()))
 
     def enqueue_build(self, action, service_host, host_name="", options=None, requested_by=None):
         """A Build row, and its job on the queue of `service_host` once the row is committed."""

@@ -142,3 +142,19 @@ def test_a_new_host_without_service_host_joins_the_project_and_an_unchanged_file
     plan = upgrade.plan_upgrade(project, lang.build_spec(lang.loads(grown, "lab.mln")), conf.load(), {}, {})
     assert plan.lines() == ["lab: add host cache on one"]
     assert not upgrade.plan_upgrade(project, spec, conf.load(), {}, {})
+
+
+def test_a_course_offers_the_plan_of_its_new_version(db, django_user_model):
+    from projects.courses import CourseInputs
+    from projects.models import Course
+
+    from ..projects.conftest import OSCOURSE, table_bytes
+
+    owner = django_user_model.objects.create_user("teacher")
+    course = Course(name="OS", short_name="os", owner=owner)
+    table = table_bytes(["gnum", "userpasswd", "rpasswd", "vncpasswd"], ["01", "a" * 16, "b" * 16, "c" * 16])
+    course.apply(CourseInputs("oscourse.mln", {"oscourse.mln": OSCOURSE}, "t.csv", table))
+    bigger = OSCOURSE.replace("memory 128M", "memory 512M")
+    plans = course.upgrade_plans(CourseInputs("oscourse.mln", {"oscourse.mln": bigger}, "t.csv", table))
+    (name, plan), = plans.items()
+    assert plan.lines() == [f"{name}: change ubuntu: memory 128M -> 512M (redefined, from the next start)"]
