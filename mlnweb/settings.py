@@ -137,7 +137,9 @@ RQ_QUEUES = {"default": {"URL": REDIS_URL}}
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # redis-py 8 reads with a 5 s timeout by default, and channels-redis blocks 5 s on each
+        # read of a channel: every idle websocket was cut off (channels_redis issue #422).
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
     }
 }
 
