@@ -173,12 +173,25 @@ async def read_stream(url, size, headers=None):
         return size / (time.perf_counter() - started) / 1e6
 
 
+class StreamBroken(Exception):
+    """A relay hung up before the whole stream came through."""
+
+
+async def read_stream_or_fail(name, url, size, headers=None):
+    import websockets
+
+    try:
+        return await read_stream(url, size, headers)
+    except websockets.ConnectionClosed as exc:
+        raise StreamBroken(f"{name}: {exc}") from exc
+
+
 async def bench_throughput(relay_url, websockify_url, cookie, size, rounds):
     relay, websockify = [], []
     headers = {"Cookie": cookie, "Origin": "http://127.0.0.1"}
     for _ in range(rounds):
-        relay.append(await read_stream(relay_url, size, headers))
-        websockify.append(await read_stream(websockify_url, size))
+        relay.append(await read_stream_or_fail("console relay", relay_url, size, headers))
+        websockify.append(await read_stream_or_fail("websockify", websockify_url, size))
     best_relay, best_websockify = max(relay), max(websockify)
     mib = size >> 20
     print(f"console relay, {mib} MiB VNC-like stream: best {best_relay:6.1f} MB/s "

@@ -167,8 +167,9 @@ def _event_dicts(rows):
 
 # Daphne (Twisted) writes at most 128 KiB to a socket per turn of the event loop, and takes
 # whatever an application sends with no back-pressure. A relay that reads faster than that
-# piles copies up in daphne's buffer (measured: twice the CPU, half the speed). So it reads
-# one chunk, forwards it, and lets the loop turn until daphne has written it out.
+# piles copies up in daphne's buffer (measured: twice the CPU, half the speed). So it
+# forwards one chunk, lets the loop turn until daphne has written it out, and meanwhile reads
+# the next one (one chunk ahead: reading only after the writes left turns with nothing to write).
 SERVER_WRITE_PER_TURN = 128 * 1024
 CONNECT_TIMEOUT = 5
 
@@ -205,10 +206,11 @@ class DisplayLink(asyncio.Protocol):
         """What the display sent since the last call, or b"" once it hung up."""
         while not self.chunks and not self.ended:
             self.arrived.clear()
-            self.transport.resume_reading()
             await self.arrived.wait()
         data = b"".join(self.chunks) if len(self.chunks) != 1 else self.chunks[0]
         self.chunks.clear()
+        # Read the next chunk while daphne writes this one: one chunk ahead, no more.
+        self.transport.resume_reading()
         return data
 
     async def write(self, data):
