@@ -108,8 +108,8 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if fresh:
             await self.send_json({"type": "events", "events": fresh})
 
-    async def receive_json(self, content, **kwargs):
-        pass  # the stream is one way; the cursor comes with the URL
+    async def receive(self, text_data=None, bytes_data=None):
+        pass  # the stream is one way (the cursor comes with the URL): whatever a client sends is ignored
 
     async def disconnect(self, code):
         replay = getattr(self, "replay", None)
