@@ -152,3 +152,14 @@ async def test_a_project_stream_shows_only_that_project_and_the_latest_build(wor
     await emit(other, "disk")
     assert await ws.receive_nothing(0.2)
     await ws.disconnect()
+
+
+@asynchronous
+async def test_whatever_a_client_sends_is_ignored(world):
+    build = await database_sync_to_async(world.build)(world.project1)
+    ws = await open_stream(f"/ws/progress/project/{world.project1.pk}/", world.ada)
+    await ws.send_to(text_data="not json")
+    await ws.send_to(bytes_data=b"\x00")
+    await emit(build, "storage")
+    assert await received(ws, count=1) == [(build.pk, 1)]
+    await ws.disconnect()
