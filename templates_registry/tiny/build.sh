@@ -100,7 +100,10 @@ echo 'root:x:0:' > "$R/etc/group"
 echo 'root:*:19000:0:99999:7:::' > "$R/etc/shadow"
 chmod 600 "$R/etc/shadow"
 printf 'MLN tiny template: \\n on \\l\n\n' > "$R/etc/issue"
-echo 'export PS1="\\u@\\h:\\w\\$ "' > "$R/etc/profile"
+# Single quotes in the profile: in double quotes ash makes \$ a plain $, and root's prompt `$`.
+cat > "$R/etc/profile" << 'EOF'
+export PS1='\u@\h:\w\$ '
+EOF
 chmod 1777 "$R/tmp"
 chmod 700 "$R/root"
 
