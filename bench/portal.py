@@ -56,6 +56,14 @@ def wait_for_port(port, process, seconds=20):
     raise SystemExit(f"nothing listens on port {port} after {seconds} s")
 
 
+def clear_redis():
+    """The bench's own Redis database starts empty: groups of an earlier run's server linger
+    for a day (channels-redis group expiry), and every event would be sent to them too."""
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
 def setup_django(workdir):
     os.environ["MLN_VAR_DIR"] = str(workdir)
     os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
@@ -143,7 +151,9 @@ async def bench_latency(url, cookie, build, count):
 
 
 def serve_display(listener, size):
-    """A VNC-like display: greets, reads the client's version, streams `size` bytes, hangs up."""
+    """A VNC-like display: greets, reads the client's version, streams `size` bytes, and stays
+    until the client leaves, as a guest's display does. (A display that hangs up first makes the
+    relay close the websocket behind the data, and daphne gives a loaded client 1 s to answer.)"""
     chunk = os.urandom(1 << 16)
     while True:
         conn, _ = listener.accept()
@@ -158,6 +168,8 @@ def serve_display(listener, size):
             left = size
             while left > 0:
                 left -= conn.send(chunk[:min(left, len(chunk))])
+            while conn.recv(64):
+                pass
 
 
 async def read_stream(url, size, headers=None):
@@ -207,6 +219,7 @@ def main():
     size = (int(sys.argv[2]) if len(sys.argv) > 2 else 128) << 20
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 5
     with tempfile.TemporaryDirectory(prefix="mln-bench-portal-") as workdir:
+        clear_redis()
         setup_django(Path(workdir))
         listener = socket.create_server(("127.0.0.1", 0))
         # A process of its own, as a guest's display is: it must not share the client's interpreter.

@@ -261,6 +261,9 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             await self.send(bytes_data=data)
             for _ in range(0, len(data), SERVER_WRITE_PER_TURN):
                 await asyncio.sleep(0)  # a turn of the loop: daphne writes 128 KiB of it
+        # The close frame follows the data. Daphne (autobahn) drops a connection whose browser has
+        # not answered a close within 1 s, so a slow browser may miss the last screen of a display
+        # that hung up (its guest stopped): nothing a console needs.
         await self.close(code=1000, reason="the display closed")
 
     async def dispatch(self, message):
