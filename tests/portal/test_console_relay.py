@@ -105,3 +105,13 @@ async def test_a_host_that_does_not_exist_looks_like_one_that_is_not_yours(world
     ws = communicator("/ws/console/999999/", await asession(world.root))
     assert (await ws.connect())[0]
     assert await close_code(ws) == CLOSE_NO_ACCESS
+
+
+@asynchronous
+async def test_a_client_that_asks_for_no_subprotocol_is_relayed_all_the_same(world):
+    async with vnc_server() as display:
+        await set_display(world.host1, display.port)
+        ws, subprotocol = await open_console(world.host1, await asession(world.bob), subprotocols=())
+        assert subprotocol is None  # noVNC 1.7's default: no subprotocol at all
+        assert await ws.receive_from() == GREETING
+        await ws.disconnect()
