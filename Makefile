@@ -22,11 +22,12 @@ export MLN_CONF ?= $(CURDIR)/$(VAR)/mln.conf
 export DJANGO_SETTINGS_MODULE := mlnweb.settings
 
 # Debian packages for guests (libvirt, qemu, a kernel and busybox for the tiny
-# template), Redis, Chromium for the browser tests, and the headers
-# libvirt-python compiles against.
+# template), Redis, Chromium for the browser tests, the headers
+# libvirt-python compiles against, and iproute2 for the network namespaces of
+# the live migration test (its `unshare` is util-linux, always there).
 APT_PACKAGES := gcc python3-dev pkg-config libvirt-dev libvirt-daemon-system \
 	libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base redis-server \
-	chromium busybox-static linux-image-amd64 e2fsprogs cpio libxml2-utils
+	chromium busybox-static linux-image-amd64 e2fsprogs cpio libxml2-utils iproute2
 
 .PHONY: help run test setup apt venv services redis libvirtd stop-services clean tiny novnc
 

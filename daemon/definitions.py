@@ -221,6 +221,11 @@ def macs_of(xml):
     return [m.get("address") for m in ET.fromstring(xml).findall("devices/interface/mac")]
 
 
+def disk_paths_of(xml):
+    """The files of a domain's disks (not its kernel or initrd: those are the host's own)."""
+    return [s.get("file") for s in ET.fromstring(xml).findall("devices/disk/source") if s.get("file")]
+
+
 def subnet_of(xml):
     """The (address, netmask) of a network's <ip>, None for isolated networks."""
     ip = ET.fromstring(xml).find("ip")

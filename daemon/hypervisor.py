@@ -15,6 +15,7 @@ driver a thousand overlays cost milliseconds instead of a thousand
 import ipaddress
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import libvirt
 
@@ -333,15 +334,37 @@ class Hypervisor:
                 "memory": memory_mib * 1024 * 1024, "free_memory": call(self.conn.getFreeMemory),
                 "running_domains": call(self.conn.numOfDomains)}
 
-    def migrate_live(self, name, peer_uri, bandwidth_mib=0):
+    def migrate_live(self, name, peer_uri, shared_storage=None, bandwidth_mib=0):
         """Moves a running domain to the libvirtd at `peer_uri`, peer to peer: this libvirtd
         talks to the other one itself, so the daemon needs no connection of its own to it.
-        The disks must already be reachable at the same paths there (shared storage)."""
+
+        Only memory moves: the disks must be reachable at the same paths there. libvirt 9
+        takes a disk for shared only on a network or cluster filesystem (NFS, GFS2, OCFS2,
+        Ceph...) and refuses any other as unsafe; `shared_storage` is mln.conf's san_path,
+        the folder every service host reaches as the same storage (a SAN, however mounted).
+        Every disk must be under it, and then libvirt's own guess is waived."""
         domain = call(self.conn.lookupByName, name)
+        flags = LIVE_MIGRATION_FLAGS
+        if shared_storage:
+            elsewhere = [p for p in definitions.disk_paths_of(call(domain.XMLDesc, 0))
+                         if not Path(p).is_relative_to(shared_storage)]
+            if elsewhere:
+                raise HypervisorError(f"{name}: disk {elsewhere[0]} is not under the shared storage {shared_storage}")
+            flags |= libvirt.VIR_MIGRATE_UNSAFE
         params = {libvirt.VIR_MIGRATE_PARAM_DEST_NAME: name}
         if bandwidth_mib:
             params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = bandwidth_mib
-        call(domain.migrateToURI3, peer_uri, params, LIVE_MIGRATION_FLAGS)
+        call(domain.migrateToURI3, peer_uri, params, flags)
+
+    def forget_pool(self, name):
+        """Undefines a pool and leaves its volumes: they are on storage another host uses now."""
+        pool = lookup(self.conn.storagePoolLookupByName, name)
+        if pool is None:
+            return False
+        if pool.isActive():
+            call(pool.destroy)
+        call(pool.undefine)
+        return True
 
 
 # Peer to peer, live, defined on the target, gone from the source: the article's move of a

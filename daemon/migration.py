@@ -5,8 +5,11 @@ stopped, its disk exported as a standalone qcow2 with its manifest and
 SHA-256 sums into `transfer/<project>.<host>` (a folder both daemons reach),
 and only then removed from the source; the target checks every sum, imports
 the disk (daemon/export.py), keeps the console password the students know,
-and starts the host if it was running. Live (`side live` on the source):
-libvirt moves the running domain peer to peer (Hypervisor.migrate_live).
+and starts the host if it was running. Live (`side live` on the source, then
+`side arrived` on the target): libvirt moves the running domain peer to peer
+(Hypervisor.migrate_live), its disks staying where they are on the shared
+storage; the source forgets what it no longer runs, and the target checks
+that the host runs there and records it.
 """
 
 from functools import partial
@@ -29,6 +32,8 @@ def migrate(job):
         return migrate_in(job)
     if side == "live":
         return migrate_live(job)
+    if side == "arrived":
+        return migrate_arrived(job)
     raise MigrationError(f"migrate: unknown side {side!r}")
 
 
@@ -86,12 +91,41 @@ def migrate_in(job):
 def migrate_live(job):
     peer = job.build.options["peer_uri"]
     hosts = moving_hosts(job)
-    job.total = len(hosts)
+    job.total = len(hosts) + 1
     for host in hosts:
         job.step("migrate", host.name, partial(live_one, job, definitions.object_name(job.spec.name, host.name),
                                                peer), message=f"live to {peer}")
+    job.step("leave", "", partial(leave_source, job))
 
 
 def live_one(job, domain, peer):
-    job.hv.migrate_live(domain, peer)
+    job.hv.migrate_live(domain, peer, shared_storage=job.conf.san_path)
     return True
+
+
+def leave_source(job):
+    """When none of the project's hosts is left here: its switches go, and its pool is
+    forgotten, never deleted: the disks in it are the moved hosts' disks now."""
+    objects = job.hv.project_objects(job.spec.name)
+    if objects.domains:
+        return False
+    for network in objects.networks:
+        job.hv.remove_network(network)
+    for pool in objects.pools:
+        job.hv.forget_pool(pool)
+    return bool(objects.networks or objects.pools)
+
+
+def migrate_arrived(job):
+    """On the target of a live move: the host runs here (the Host rows are then recorded here)."""
+    hosts = moving_hosts(job)
+    job.total = len(hosts)
+    for host in hosts:
+        job.step("arrived", host.name, partial(running_here, job, host), message="running here")
+
+
+def running_here(job, host):
+    state = job.hv.domain_state(job.domain(host)).state
+    if state != "running":
+        raise MigrationError(f"host {host.name} is {state} on {job.build.service_host}, not running")
+    return False

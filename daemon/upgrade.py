@@ -11,7 +11,8 @@ the service host that holds most of the project (its switches are there).
 first export their hosts on the source (a `migrate` Build), then the new spec
 is stored, an `upgrade` Build on every service host involved removes,
 redefines and adds, and each moved host arrives on its target (a `migrate`
-Build that imports it, or a live migration from the source). The `upgrade`
+Build that imports it, or a live migration from the source that the target
+then confirms). The `upgrade`
 job itself (`upgrade_project`) runs on a daemon like any other.
 """
 
@@ -225,6 +226,8 @@ def apply(project, plan, conf, on_event=None):
         peer = dispatch_peer_uri(move.target)
         step(f"migrate {move.host} to {move.target}", Action.MIGRATE, move.source, move.host,
              side="live", hosts=[move.host], peer_uri=peer)
+        step(f"{move.host} on {move.target}", Action.MIGRATE, move.target, move.host,
+             side="arrived", hosts=[move.host])
     return builds
 
 

@@ -127,6 +127,14 @@ def test_the_live_migration_call_reaches_libvirt_peer_to_peer(libvirt_test_defau
     assert LIVE_MIGRATION_FLAGS == 1 | 2 | 8 | 16  # LIVE, PEER2PEER, PERSIST_DEST, UNDEFINE_SOURCE
 
 
+def test_live_migration_refuses_a_disk_outside_the_shared_storage(libvirt_test_default):
+    # Its disk is /guest/diskimage1: under /guest libvirt is asked (and the test driver refuses p2p).
+    with pytest.raises(HypervisorError, match="test: disk /guest/diskimage1 is not under the shared storage /mnt/san"):
+        libvirt_test_default.migrate_live("test", "qemu+tcp://elsewhere/system", shared_storage="/mnt/san")
+    with pytest.raises(HypervisorError, match="p2p migration is not supported"):
+        libvirt_test_default.migrate_live("test", "qemu+tcp://elsewhere/system", shared_storage="/guest")
+
+
 @pytest.fixture
 def libvirt_test_default():
     with Hypervisor("test:///default") as hypervisor:
