@@ -19,9 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-MASTER = Path("/work/shared/examples/mln/oscourse.mln")
-if not MASTER.exists():
-    MASTER = ROOT / "tests" / "projects" / "files" / "oscourse.mln"
+MASTER = ROOT / "tests" / "projects" / "files" / "oscourse.mln"  # the article's Listing 5
 MLN = Path(sys.executable).parent / "mln"
 TAG = uuid.uuid4().hex[:6]
 

@@ -13,6 +13,8 @@ import os
 import sys
 from importlib import import_module
 
+from projects.lang import MlnError
+
 VERB_MODULES = ["projects.cli.lang", "projects.cli.templates", "projects.cli.table1", "projects.cli.course",
                 "projects.cli.cluster"]
 
@@ -61,6 +63,10 @@ def main(argv=None):
         return args.run(args) or 0
     except CommandError as exc:
         print(f"mln: error: {exc}", file=sys.stderr)
+        return 1
+    except MlnError as exc:
+        # The language's own lines, FILE:LINE:COL: error: MESSAGE, as they are.
+        print(exc, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -67,8 +67,6 @@ def read_project_file(path):
     try:
         tree = lang.load(path, include_dirs=())
         return tree, lang.build_spec(tree)
-    except lang.MlnError as exc:
-        raise CommandError(str(exc)) from exc
     except OSError as exc:
         raise CommandError(f"{path}: {exc.strerror}") from exc
 
@@ -80,11 +78,42 @@ def save_project(path, tree, spec):
     project = Project.objects.filter(name=spec.name).first()
     if project and project.group_id:
         raise CommandError(f"project {spec.name} belongs to a course; build it from the course page")
+    keep_placement(spec, project.spec if project else {})
     project = project or Project(name=spec.name)
     project.source_name, project.source = Path(path).name, Path(path).read_text()
     project.tree, project.spec = tree, spec.to_dict()
     project.save()
     return project
+
+
+def keep_placement(spec, old_spec):
+    """A host the file leaves unplaced stays where the scheduler put it last time: its guest is there."""
+    placed = {name: h.get("service_host") for name, h in old_spec.get("hosts", {}).items()}
+    for name, host in spec.hosts.items():
+        host.service_host = host.service_host or placed.get(name)
+
+
+def place_unpinned(project, conf):
+    """Hosts without a service host go where the scheduler says when daemons are alive.
+
+    With none (one machine and no `mln daemon`), they are this service host's,
+    as in the article, and the command line builds them itself.
+    """
+    from redis.exceptions import ConnectionError as RedisDown
+
+    from daemon import dispatch, heartbeat, placement
+
+    if not placement.unplaced(project):
+        return
+    try:
+        live = heartbeat.live(dispatch.connection())
+    except RedisDown:
+        return
+    if live:
+        try:
+            placement.place([project], live, conf)
+        except placement.PlacementError as exc:
+            raise CommandError(str(exc)) from exc
 
 
 def build(args):
@@ -93,6 +122,7 @@ def build(args):
     conf = load_conf(args)
     tree, spec = read_project_file(args.file)
     project = save_project(args.file, tree, spec)
+    place_unpinned(project, conf)
     return run_on_service_hosts(project, Action.REBUILD if args.rebuild else Action.BUILD, conf)
 
 

@@ -61,3 +61,30 @@ def test_no_daemon_with_enough_memory_is_a_clear_error(cluster, templates):
     projects = course_projects(2)
     with pytest.raises(placement.PlacementError, match=r"no live daemon has 384 MiB left for its hosts; the most is 300 MiB on alpha"):
         placement.place(projects, heartbeat.live(cluster.redis), cluster.conf)
+
+
+UNPINNED = """global { project cliplaced }
+host solo {
+    template tiny
+    memory 128M
+}
+"""
+
+
+def test_mln_build_places_unpinned_hosts_on_a_live_daemon_and_a_rebuild_keeps_them_there(cluster, templates, tmp_path):
+    # alpha offers less, so beta (most memory left) is chosen, then kept even once alpha would win.
+    cluster.start("alpha", extra="guest_memory 1G\n")
+    beta = cluster.start("beta", extra="guest_memory 2G\n")
+    path = tmp_path / "cliplaced.mln"
+    path.write_text(UNPINNED)
+    assert main(["build", "-f", str(path)]) == 0
+    project = Project.objects.get(name="cliplaced")
+    assert project.spec["hosts"]["solo"]["service_host"] == beta
+    assert project.builds.get().options["service_host"] == beta  # built by beta's daemon, not in-process
+    assert Host.objects.get(project=project).service_host == beta
+
+    cluster.start("gamma", extra="guest_memory 8G\n")
+    assert main(["build", "-r", "-f", str(path)]) == 0
+    project.refresh_from_db()
+    assert project.spec["hosts"]["solo"]["service_host"] == beta
+    assert {b.options["service_host"] for b in project.builds.all()} == {beta}

@@ -10,7 +10,7 @@ from projects.cli import main
 
 from .conftest import ldaptest, save_project
 
-EXAMPLES = Path("/work/shared/examples/mln")
+EXAMPLES = Path(__file__).resolve().parents[1] / "lang" / "cases"  # the article's listings, copied in
 LDAPTEST = """global { project ldaptest }
 host ldapclient {
     xen
@@ -118,7 +118,6 @@ def write(tmp_path):
     return path
 
 
-@pytest.mark.skipif(not (EXAMPLES / "ldaptest.mln").exists(), reason="the shared examples are not here")
 def test_the_articles_listing_1_builds_unchanged_but_for_its_templates(libvirt_test, mln_conf, tiny, tmp_path,
                                                                        capsys):
     from templates_registry.models import Template
@@ -129,3 +128,10 @@ def test_the_articles_listing_1_builds_unchanged_but_for_its_templates(libvirt_t
     status, _, err = mln(capsys, "build", "-f", str(tmp_path / "ldaptest.mln"))
     assert status == 0, err
     assert "lvm/filepath: the disk is a file in the projects folder" in err
+
+
+def test_a_language_error_in_build_is_reported_as_file_line_column(mln_conf, tmp_path, capsys):
+    path = tmp_path / "broken.mln"
+    path.write_text("global { project broken }\nhost a {\n    template tiny\n    network eth0 { switch nowhere }\n}\n")
+    status, _, err = mln(capsys, "build", "-f", str(path))
+    assert (status, err) == (1, f"{path}:4:27: error: switch 'nowhere' of host a eth0 is not defined\n")

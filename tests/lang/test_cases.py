@@ -8,7 +8,8 @@ import pytest
 from projects import lang
 
 CASES = Path(__file__).parent / "cases"
-EXAMPLES = Path("/work/shared/examples/mln")
+# The project's shared folder stands beside the checkout (and beside CI's clone).
+EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples" / "mln"
 MLN_FILES = sorted(CASES.glob("*.mln"))
 
 
