@@ -200,6 +200,8 @@ def stop(job):
 
 def remove(job):
     """Everything of the project on this host, found by libvirt's metadata, not by the spec."""
+    if job.build.host_name:
+        return remove_one_host(job)
     objects = job.hv.project_objects(job.spec.name)
     job.total = len(objects.domains) + len(objects.networks) + 1
     for domain in objects.domains:
@@ -208,6 +210,16 @@ def remove(job):
         job.step("remove switch", network, partial(remove_network, job, network))
     job.step("remove storage", "", partial(remove_storage, job))
     records.set_project_state(job.project, ProjectState.REMOVED)
+
+
+def remove_one_host(job):
+    """`-h HOST` (a page's remove of one host): its guest, disk and seed; the switches stay for the others."""
+    from .upgrade import remove_host
+
+    hosts = job.hosts()
+    job.total = len(hosts)
+    for host in hosts:
+        job.step("remove host", host.name, partial(remove_host, job, job.domain(host)))
 
 
 def remove_network(job, name):

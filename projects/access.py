@@ -35,11 +35,11 @@ def _owns(user, course):
     return _is_active(user) and (user.is_staff or course.owner_id == user.pk)
 
 
-def course_for_instructor(user, course_id):
-    """The course, if `user` owns it (or is staff)."""
-    course = Course.objects.filter(pk=course_id).first()
+def course_for_instructor(user, course_id=None, *, short_name=None):
+    """The course, if `user` owns it (or is staff); by id (websockets) or by short name (page URLs)."""
+    course = Course.objects.filter(**({"short_name": short_name} if short_name else {"pk": course_id})).first()
     if course is None or not _owns(user, course):
-        raise NoAccess(f"no course {course_id}")
+        raise NoAccess(f"no course {short_name or course_id}")
     return course
 
 

@@ -104,6 +104,9 @@ class Course(models.Model):
         _sync_groups(self, expansion)
         return expansion
 
+    def hosts(self):
+        return Host.objects.filter(project__group__course=self)
+
     def groups_with_projects(self):
         if not self.pk:
             return Group.objects.none()
@@ -305,6 +308,11 @@ class Host(models.Model):
 
     def __str__(self):
         return f"{self.project.name}/{self.name}"
+
+    @property
+    def spec(self):
+        """The host's part of its project's spec: NICs and addresses, users and passwords."""
+        return self.project.spec.get("hosts", {}).get(self.name, {})
 
 
 class Build(models.Model):

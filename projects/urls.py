@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import group_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,11 +10,20 @@ urlpatterns = [
     path("courses/", views.courses, name="courses"),
     path("courses/new/", views.course_new, name="course_new"),
     path("courses/<slug:short_name>/", views.course, name="course"),
+    path("courses/<slug:short_name>/states.json", views.course_states, name="course_states"),
+    path("courses/<slug:short_name>/actions/<slug:action>/", views.course_action, name="course_action"),
     path("courses/<slug:short_name>/update/", views.course_update, name="course_update"),
     path("courses/<slug:short_name>/drafts/<int:draft_id>/", views.course_draft, name="course_draft"),
     path("courses/<slug:short_name>/drafts/<int:draft_id>/apply/", views.course_draft_apply, name="course_draft_apply"),
+    path("courses/<slug:short_name>/drafts/<int:draft_id>/upgrade/", views.course_draft_upgrade,
+         name="course_draft_upgrade"),
     path("courses/<slug:short_name>/drafts/<int:draft_id>/discard/", views.course_draft_discard, name="course_draft_discard"),
     path("courses/<slug:short_name>/groups.zip", views.course_zip, name="course_zip"),
     path("courses/<slug:short_name>/credentials.csv", views.course_credentials, name="course_credentials"),
-    path("g/<str:token>/", views.group, name="group"),
+    path("projects/<int:project_id>/", views.project, name="project"),
+    path("projects/<int:project_id>/actions/<slug:action>/", views.project_action, name="project_action"),
+    path("g/<str:token>/", group_views.group, name="group"),
+    path("g/<str:token>/keep/", group_views.group_bind, name="group_bind"),
+    path("hosts/<int:host_id>/console/", group_views.console, name="console"),
+    path("hosts/<int:host_id>/actions/<slug:action>/", group_views.host_action, name="host_action"),
 ]

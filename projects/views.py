@@ -1,21 +1,28 @@
-"""Pages. Each view is a few lines: access helper first, then the models do the work.
+"""The instructor's pages. Each view is a few lines: access helper first (projects.access),
+then the models do the work; actions queue Builds and return at once (projects.actions).
 
 Instructors are staff users and members of the `instructors` auth group
-(INSTRUCTORS_GROUP); an instructor sees only the courses they own.
+(INSTRUCTORS_GROUP); an instructor sees only the courses they own. The
+students' pages are in projects/group_views.py.
 """
 
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from . import actions, upgrades
+from .access import course_for_instructor, project_for_instructor
+from .choices import HostState
 from .forms import NewCourseForm, UpdateCourseForm
-from .models import Course, CourseDraft, Group
+from .models import CourseDraft
 from .tables import CourseError
 
 INSTRUCTORS_GROUP = "instructors"
@@ -36,18 +43,9 @@ def instructor_required(view):
     return wrapped
 
 
-def _get_course_for_instructor(request, short_name):
-    # Someone else's course is "not found", not "forbidden": its name is not yours to learn.
-    return get_object_or_404(Course, short_name=short_name, owner=request.user)
-
-
 def _get_draft_for_instructor(request, short_name, draft_id):
-    course = _get_course_for_instructor(request, short_name)
+    course = course_for_instructor(request.user, short_name=short_name)
     return course, get_object_or_404(CourseDraft, pk=draft_id, course=course)
-
-
-def _get_group_for_token(token):
-    return get_object_or_404(Group.objects.select_related("project", "course"), token=token)
 
 
 def home(request):
@@ -72,14 +70,15 @@ def course_new(request):
 
 @instructor_required
 def course(request, short_name):
-    course = _get_course_for_instructor(request, short_name)
+    course = course_for_instructor(request.user, short_name=short_name)
     groups = course.groups_with_projects().prefetch_related("project__hosts", "project__switches")
-    return render(request, "projects/course.html", {"course": course, "groups": groups})
+    return render(request, "projects/course.html", {"course": course, "groups": groups,
+                                                    "actions": actions.PAGE_ACTIONS})
 
 
 @instructor_required
 def course_update(request, short_name):
-    course = _get_course_for_instructor(request, short_name)
+    course = course_for_instructor(request.user, short_name=short_name)
     form = UpdateCourseForm(request.POST or None, request.FILES or None, course=course)
     if request.method == "POST" and form.is_valid():
         inputs = form.course_inputs
@@ -94,10 +93,29 @@ def course_draft(request, short_name, draft_id):
     course, draft = _get_draft_for_instructor(request, short_name, draft_id)
     try:
         changes, problems = course.changes(course.expand(draft.inputs())), ()
+        plans = upgrades.plans(course, draft.inputs())
     except CourseError as exc:  # the site changed since the upload (a name taken meanwhile)
-        changes, problems = (), exc.problems
+        changes, problems, plans = (), exc.problems, {}
+    except upgrades.Refused as exc:
+        plans = {}
+        messages.error(request, f"The built guests cannot be upgraded to this version: {exc}")
     return render(request, "projects/course_draft.html",
-                  {"course": course, "draft": draft, "changes": changes, "problems": problems})
+                  {"course": course, "draft": draft, "changes": changes, "problems": problems, "plans": plans})
+
+
+@instructor_required
+@require_POST
+def course_draft_upgrade(request, short_name, draft_id):
+    """Apply the draft and bring the built guests to it: the plans are made before apply replaces the specs."""
+    course, draft = _get_draft_for_instructor(request, short_name, draft_id)
+    try:
+        builds = upgrades.upgrade(course, draft.inputs(), request.user)
+    except (CourseError, upgrades.Refused) as exc:
+        messages.error(request, f"Nothing was changed: {exc}")
+        return redirect("course_draft", course.short_name, draft.pk)
+    draft.delete()
+    messages.success(request, f"Applied; {len(builds)} upgrade job{'s' if len(builds) != 1 else ''} queued.")
+    return redirect(course)
 
 
 @instructor_required
@@ -122,7 +140,7 @@ def course_draft_discard(request, short_name, draft_id):
 
 @instructor_required
 def course_zip(request, short_name):
-    course = _get_course_for_instructor(request, short_name)
+    course = course_for_instructor(request.user, short_name=short_name)
     response = HttpResponse(course.zip_bytes(), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{course.short_name}.zip"'
     return response
@@ -130,14 +148,67 @@ def course_zip(request, short_name):
 
 @instructor_required
 def course_credentials(request, short_name):
-    course = _get_course_for_instructor(request, short_name)
+    course = course_for_instructor(request.user, short_name=short_name)
     link = lambda token: request.build_absolute_uri(reverse("group", args=[token]))  # noqa: E731
     response = HttpResponse(course.credentials_csv(link), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{course.short_name}-credentials.csv"'
     return response
 
 
-def group(request, token):
-    # The token is the credential: a later issue gives students their own page and login.
-    group = _get_group_for_token(token)
-    return render(request, "projects/group.html", {"group": group, "project": group.project})
+@instructor_required
+@require_POST
+def course_action(request, short_name, action):
+    course = course_for_instructor(request.user, short_name=short_name)
+    _submit(request, [g.project for g in course.groups_with_projects()], action)
+    return redirect(course)
+
+
+@instructor_required
+def project(request, project_id):
+    project = project_for_instructor(request.user, project_id)
+    return render(request, "projects/project.html", {"project": project, "group": project.group,
+                                                     "hosts": project.hosts.all(), "actions": actions.PAGE_ACTIONS})
+
+
+@instructor_required
+@require_POST
+def project_action(request, project_id, action):
+    """All of the project's hosts, or the one the form names (`host`)."""
+    project = project_for_instructor(request.user, project_id)
+    host = get_object_or_404(project.hosts, pk=request.POST["host"]) if request.POST.get("host") else None
+    _submit(request, [project], action, host.name if host else "")
+    return redirect(back(request, reverse("project", args=[project.pk])))
+
+
+@instructor_required
+def course_states(request, short_name):
+    """Every host's state as its daemon last reported it, for the course page's badges."""
+    course = course_for_instructor(request.user, short_name=short_name)
+    labels = dict(HostState.choices)
+    return JsonResponse({"hosts": {pk: {"state": state, "label": labels.get(state, state)}
+                                   for pk, state in course.hosts().values_list("pk", "state")}})
+
+
+def back(request, default):
+    """The page the form came from (`next`), if it is one of ours."""
+    target = request.POST.get("next", "")
+    return target if url_has_allowed_host_and_scheme(target, {request.get_host()}) else default
+
+
+def _submit(request, projects, action, host_name=""):
+    _submit_for(request, projects, action, actions.PAGE_ACTIONS, host_name)
+
+
+def _submit_for(request, projects, action, allowed, host_name=""):
+    """Queues `action` (one of `allowed`) and says so, or why not, on the next page."""
+    if action not in allowed:
+        raise Http404(f"no action {action}")
+    requested_by = request.user if request.user.is_authenticated else None
+    try:
+        builds = actions.submit(projects, allowed[action], requested_by, host_name)
+    except actions.Refused as exc:
+        messages.error(request, f"Nothing was queued: {exc}")
+        return
+    what = f"host {host_name}" if host_name else f"{len(projects)} project{'s' if len(projects) != 1 else ''}"
+    messages.success(request, f"{action.capitalize()} of {what} queued ({len(builds)} job"
+                              f"{'s' if len(builds) != 1 else ''}); progress shows below.")
