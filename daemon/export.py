@@ -8,7 +8,6 @@ before anything is made; each imported disk then backs a fresh overlay,
 exactly like a template backs a built host's.
 """
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from functools import partial
 from pathlib import Path
 
 from projects.lang.spec import ProjectSpec
+from templates_registry.models import file_sha256
 
 from . import definitions
 from .plan import Image
@@ -25,14 +25,6 @@ SUMS, MANIFEST, SOURCE = "SHA256SUMS", "export.json", "project.mln"
 
 class ArchiveError(Exception):
     """The folder is not an export we can trust; nothing was made."""
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --- export -------------------------------------------------------------------------
@@ -78,7 +70,7 @@ def export_disk(job, host, folder, compress=None):
 
 
 def write_sums(folder, names):
-    (folder / SUMS).write_text("".join(f"{sha256(folder / name)}  {name}\n" for name in names))
+    (folder / SUMS).write_text("".join(f"{file_sha256(folder / name)}  {name}\n" for name in names))
     return True
 
 
@@ -106,7 +98,7 @@ def verify(folder):
         listed[name] = (inside(folder, name), digest)
     manifest = read_manifest(folder, listed)
     for name, (path, digest) in listed.items():
-        if not path.is_file() or sha256(path) != digest:
+        if not path.is_file() or file_sha256(path) != digest:
             raise ArchiveError(f"{folder}: {name} does not match its SHA-256 sum")
     return manifest
 
@@ -174,7 +166,7 @@ def virtual_size(path):
 
 
 def copy_disk(source, target):
-    if target.exists() and sha256(target) == sha256(source):
+    if target.exists() and file_sha256(target) == file_sha256(source):
         return False
     shutil.copyfile(source, target)
     return True

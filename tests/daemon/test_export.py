@@ -7,6 +7,7 @@ import pytest
 
 from daemon import export
 from projects.choices import Action, BuildStatus
+from templates_registry.models import file_sha256
 
 from .conftest import ldaptest, save_project
 from .test_build import run
@@ -70,7 +71,7 @@ def test_names_that_leave_the_folder_are_refused(tmp_path):
     folder = tmp_path / "export"
     folder.mkdir()
     (tmp_path / "secret").write_text("x")
-    digest = export.sha256(tmp_path / "secret")
+    digest = file_sha256(tmp_path / "secret")
     for name in ("../secret", str(tmp_path / "secret")):
         (folder / "SHA256SUMS").write_text(f"{digest}  {name}\n")
         with pytest.raises(export.ArchiveError, match="leaves the folder"):
