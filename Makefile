@@ -110,11 +110,10 @@ tiny: setup
 
 # --- the two commands -----------------------------------------------------------
 
-run: setup services novnc
-	$(PY) manage.py migrate --noinput
-	@echo
-	@echo "MLN web: http://$(HOST):$(PORT)/"
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) mlnweb.asgi:application
+# Redis, libvirtd (the test driver where it cannot start), migrations, the demo course, the
+# daemon and daphne; Ctrl-C stops what it started (scripts/run.sh says what and why).
+run: setup novnc tiny
+	@HOST=$(HOST) PORT=$(PORT) REDIS_PORT=$(REDIS_PORT) VENV=$(VENV) scripts/run.sh
 
 test: setup services libvirtd tiny novnc
 	$(VENV)/bin/pytest

@@ -101,6 +101,9 @@ def find_image(host, conf, images):
     return images[name]
 
 
+VNC_PASSWORD_MAX = 8
+
+
 def plan_host(project, host, conf, hypervisor, images, folder, domain_type):
     image = find_image(host, conf, images)
     warnings = keyword_warnings(host, hypervisor, domain_type, image)
@@ -115,7 +118,7 @@ def plan_host(project, host, conf, hypervisor, images, folder, domain_type):
         project=project, host=host.name, name=name, domain_type=domain_type, memory=memory,
         vcpus=host.vcpus or 1, disk=str(folder / f"{host.name}.qcow2"), seed=str(folder / f"{host.name}.seed.img"),
         console_log=str(folder / f"{host.name}.console.log"), vnc_listen=conf.listen_address,
-        vnc_password=host.vncpasswd or hypervisor.vnc_password(name) or secrets.token_urlsafe(6),
+        vnc_password=vnc_password(host, warnings) or hypervisor.vnc_password(name) or secrets.token_urlsafe(6),
         vnc_port=5900 + host.vncdisplay if host.vncdisplay is not None else None,
         arch=hypervisor.arch(),
         nics=[definitions.Nic(macs[i.name], definitions.object_name(project, i.switch))
@@ -124,6 +127,15 @@ def plan_host(project, host, conf, hypervisor, images, folder, domain_type):
     if image.boot == "pv":
         guest.kernel, guest.initrd = pv_boot(host, conf, image)
     return HostPlan(host, image, f"{host.name}.qcow2", capacity, guest, macs, warnings)
+
+
+def vnc_password(host, warnings):
+    """VNC's password is 8 characters (libvirt refuses more); a course's `@random` makes 12 or more."""
+    if host.vncpasswd and len(host.vncpasswd) > VNC_PASSWORD_MAX:
+        warnings.append(f"vncpasswd: VNC takes {VNC_PASSWORD_MAX} characters; the console's password is the first "
+                        f"{VNC_PASSWORD_MAX}")
+        return host.vncpasswd[:VNC_PASSWORD_MAX]
+    return host.vncpasswd
 
 
 def pv_boot(host, conf, image):
