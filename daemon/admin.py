@@ -14,8 +14,19 @@ def daemon_status(request):
     from projects.cli.cluster import status_row
     import django_rq
 
-    rows = [status_row(s) for s in heartbeat.statuses(django_rq.get_connection("default"),
-                                                      mlnconf.load().daemon_status_query)]
-    context = {**admin.site.each_context(request), "title": "Service host daemons", "rows": rows,
+    conf = mlnconf.load()
+    statuses = heartbeat.statuses(django_rq.get_connection("default"), [conf.service_host, *conf.daemon_status_query])
+    rows = [{**status_row(s), **queue_row(s.service_host)} for s in statuses]
+    context = {**admin.site.each_context(request), "title": "Service host daemons and their queues", "rows": rows,
                "columns": list(rows[0]) if rows else []}
     return TemplateResponse(request, "daemon/admin_daemons.html", context)
+
+
+def queue_row(service_host):
+    """The queue `mln.<service host>`: jobs waiting, running, failed. (django-rq's dashboard lists only
+    settings.RQ_QUEUES; these queues are named at run time, so this page shows them.)"""
+    from . import signing
+
+    queue = signing.queue(service_host)
+    return {"queue": queue.name, "waiting": queue.count, "running": queue.started_job_registry.count,
+            "failed": queue.failed_job_registry.count}
