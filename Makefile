@@ -27,7 +27,8 @@ export DJANGO_SETTINGS_MODULE := mlnweb.settings
 # the live migration test (its `unshare` is util-linux, always there).
 APT_PACKAGES := gcc python3-dev pkg-config libvirt-dev libvirt-daemon-system \
 	libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base redis-server \
-	chromium busybox-static linux-image-amd64 e2fsprogs cpio libxml2-utils iproute2
+	chromium busybox-static linux-image-amd64 e2fsprogs cpio libxml2-utils iproute2 \
+	curl procps
 
 .PHONY: help run test setup apt venv services redis libvirtd stop-services clean tiny novnc
 
