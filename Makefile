@@ -54,7 +54,7 @@ $(VAR)/.apt-stamp: Makefile
 	@touch $@
 
 venv: $(VENV)/.stamp
-$(VENV)/.stamp: requirements.txt pyproject.toml $(VAR)/.apt-stamp
+$(VENV)/.stamp: requirements.txt pyproject.toml | $(VAR)/.apt-stamp
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
