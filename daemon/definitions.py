@@ -193,7 +193,10 @@ def overlay_xml(name, capacity, backing_path, backing_format):
     element = ET.Element("volume")
     text(element, "name", name)
     text(element, "capacity", capacity, unit="bytes")
-    text(text(element, "target"), "format", type="qcow2")
+    target = text(element, "target")
+    text(target, "format", type="qcow2")
+    # qcow2 v3, as `qemu-img create` makes by default; without it libvirt writes v2 (compat 0.10).
+    text(target, "compat", "1.1")
     backing = text(element, "backingStore")
     text(backing, "path", backing_path)
     text(backing, "format", type=backing_format)

@@ -51,3 +51,10 @@ def test_pv_guests_boot_the_hosts_kernel(libvirt_test, mln_conf, tiny):
 def test_bridge_names_fit_in_fifteen_characters():
     assert len(definitions.bridge_name("a-very-long-project-name" * 3, "LDAPlan")) == 15
     assert definitions.bridge_name("p", "a") != definitions.bridge_name("p", "b")
+
+
+def test_storage_pools_and_overlays_validate_and_overlays_are_qcow2_v3(tmp_path):
+    validate(tmp_path, "pool", definitions.pool_xml("mln.p", "/d/p"), "storagepool")
+    overlay = definitions.overlay_xml("h.qcow2", 2 << 30, "/d/tiny.ext4", "raw")
+    validate(tmp_path, "overlay", overlay, "storagevol")
+    assert "<compat>1.1</compat>" in overlay
