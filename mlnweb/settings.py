@@ -134,6 +134,10 @@ SERVE_STATIC = envbool("MLN_SERVE_STATIC", True)
 MEDIA_ROOT = VAR_DIR / "media"
 
 RQ_QUEUES = {"default": {"URL": REDIS_URL}}
+# Where the console relay reaches each service host's VNC displays, when not by its name
+# (projects/consumers.py): "host1=10.0.0.5,host2=10.0.0.6".
+MLN_CONSOLE_ADDRESSES = dict(pair.split("=", 1) for pair in os.environ.get("MLN_CONSOLE_ADDRESSES", "").split(",")
+                             if "=" in pair)
 
 CHANNEL_LAYERS = {
     "default": {

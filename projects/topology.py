@@ -55,14 +55,15 @@ def layout(spec, states=None):
     hosts, switches = list(spec.get("hosts", {}).values()), list(spec.get("switches", {}))
     columns = max(len(hosts), len(switches), 1)
     width = MARGIN * 2 + COLUMN * (columns - 1) + HOST_W
-    picture = Layout(width, HOST_Y + HOST_H + 50)
+    top = HOST_Y if switches else SWITCH_Y  # no switch row: the hosts move up
+    picture = Layout(width, top + HOST_H + 50)
     switch_at = {}
     for i, name in enumerate(switches):
         box = Box(name, centred(i, len(switches), columns) - SWITCH_W / 2, SWITCH_Y, SWITCH_W, SWITCH_H)
         picture.switches.append(box)
         switch_at[name] = box
     for i, host in enumerate(hosts):
-        box = Box(host["name"], centred(i, len(hosts), columns) - HOST_W / 2, HOST_Y, HOST_W, HOST_H,
+        box = Box(host["name"], centred(i, len(hosts), columns) - HOST_W / 2, top, HOST_W, HOST_H,
                   host.get("template") or "", (states or {}).get(host["name"], ""))
         picture.hosts.append(box)
         picture.links += nic_links(box, host.get("interfaces", []), switch_at)

@@ -53,7 +53,9 @@ class Site:
                              f"projects {folder / 'projects'}\nfiles {folder / 'files'}\n"
                              "heartbeat_interval 0.5\nheartbeat_ttl 3\n" + extra_conf)
         self.env = {**os.environ, "MLN_CONF": str(self.conf), "REDIS_URL": redis_url(), "LOG_LEVEL": "WARNING",
-                    "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "DEBUG": "0"}
+                    "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "DEBUG": "0",
+                    # The service host's name is made up: its displays are on this machine.
+                    "MLN_CONSOLE_ADDRESSES": f"{self.service_host}=127.0.0.1"}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.processes = []
@@ -113,6 +115,18 @@ def database_beside_playwright(monkeypatch):
     # database calls from it; the test itself is synchronous, so they are safe (Django's docs:
     # "Async safety", DJANGO_ALLOW_ASYNC_UNSAFE).
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def same_cluster(settings, monkeypatch):
+    """This test process queues like the site does: the site's Redis database and mln.conf."""
+    settings.RQ_QUEUES = {"default": {"URL": redis_url()}}
+
+    def join(site):
+        monkeypatch.setenv("MLN_CONF", str(site.conf))
+        return site
+
+    return join
 
 
 @pytest.fixture
