@@ -72,9 +72,18 @@ class ProgressStream {
         }
         this.cursor[event.build] = event.seq;
         const known = this.projects[event.project];
-        if (!known || event.build >= known.build) {
+        if (!known || event.build > known.build) {
             // A newer build of a project starts its bar again.
-            this.projects[event.project] = { build: event.build, done: event.done, total: event.total };
+            this.projects[event.project] = { build: event.build, done: 0, total: 0, failed: false };
+        }
+        const progress = this.projects[event.project];
+        if (event.build === progress.build) {
+            // A failure's last event has no step count: the bar stays where the build stopped.
+            if (event.total) {
+                progress.done = event.done;
+                progress.total = event.total;
+            }
+            progress.failed = progress.failed || event.level === "error";
             this.drawProject(event.project);
         }
         this.append(event);
@@ -86,7 +95,8 @@ class ProgressStream {
         if (!box) {
             return;
         }
-        const { done, total } = this.projects[projectId];
+        const { done, total, failed } = this.projects[projectId];
+        box.classList.toggle("failed", failed);
         const bar = box.querySelector("progress");
         if (bar) {
             bar.max = Math.max(total, 1);
@@ -94,7 +104,8 @@ class ProgressStream {
         }
         const label = box.querySelector("[data-progress-label]");
         if (label) {
-            label.textContent = total ? `${done} of ${total} steps` : "";
+            const steps = total ? `${done} of ${total} steps` : "";
+            label.textContent = failed ? `failed${steps ? " after " + steps : ""}` : steps;
         }
     }
 

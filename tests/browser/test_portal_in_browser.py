@@ -82,6 +82,27 @@ def test_an_instructor_uploads_a_course_builds_it_and_watches_every_bar_reach_th
     assert page.inner_text("ol[data-progress-log]").count("define") == log.count("define")
 
 
+def test_a_failed_build_keeps_its_bar_and_says_it_failed(browser, test_driver_site, tmp_path):
+    site, ada = test_driver_site, make_instructor()
+    (tmp_path / "broken.mln").write_text("host pc {\n    template nosuch\n}\n")
+    (tmp_path / "groups.csv").write_text("seat\n1\n")
+    page = browser.new_page()
+    log_in(page, site, ada)
+    page.goto(f"{site.url}/courses/new/")
+    page.fill("input[name=name]", "Broken")
+    page.fill("input[name=short_name]", "broken")
+    page.set_input_files("input[name=master]", str(tmp_path / "broken.mln"))
+    page.set_input_files("input[name=table]", str(tmp_path / "groups.csv"))
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r"/courses/broken/$"))
+    page.wait_for_selector("[data-progress-status]:has-text('Live')")
+    page.click(".panel button[data-action=build]")
+    label = page.wait_for_selector("td[data-progress-project].failed [data-progress-label]", timeout=60_000)
+    screenshot(page, "a4-failed")
+    assert label.inner_text().startswith("failed")
+    assert "unknown template 'nosuch'" in page.inner_text("ol[data-progress-log]")
+
+
 # --- a real guest ------------------------------------------------------------------------------
 
 TINY_MASTER = """host pc {
