@@ -73,8 +73,9 @@ MLN_CONF = os.environ.get("MLN_CONF") or (
     "/etc/mln/mln.conf" if Path("/etc/mln/mln.conf").exists() else str(VAR_DIR / "mln.conf")
 )
 
+# No "daphne" app: it only swaps `runserver` for an ASGI one, and would make
+# every `mln` command import twisted. `make run` starts daphne itself.
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
