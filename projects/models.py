@@ -346,6 +346,18 @@ class Build(models.Model):
     def start(self):
         self.status, self.started_at, self.error = BuildStatus.RUNNING, timezone.now(), ""
         self.save(update_fields=["status", "started_at", "error"])
+        self.supersede_interrupted()
+
+    def supersede_interrupted(self):
+        """Fails the builds of this project on this service host that a killed process left running.
+
+        They run one at a time there (one worker a queue, or the command line
+        itself), so one still running when this one starts will never end.
+        """
+        interrupted = Build.objects.filter(project_id=self.project_id, status=BuildStatus.RUNNING,
+                                           options__service_host=self.service_host).exclude(pk=self.pk)
+        interrupted.update(status=BuildStatus.FAILED, finished_at=timezone.now(),
+                           error=f"interrupted: the process running it stopped; build {self.pk} took over")
 
     def succeed(self):
         self.status, self.finished_at = BuildStatus.SUCCEEDED, timezone.now()

@@ -85,7 +85,12 @@ def test_a_build_killed_half_way_is_finished_by_the_next_one(libvirt_test, mln_c
     with pytest.raises(Killed):
         run(project, Action.BUILD, mln_conf, progress=kill_after(steps))
     assert libvirt_test.project_objects("ldaptest")  # something was left half-made
-    assert run(project, Action.BUILD, mln_conf).status == BuildStatus.SUCCEEDED
+    assert project.builds.get().status == BuildStatus.RUNNING  # killed: it never said how it ended
+    again = run(project, Action.BUILD, mln_conf)
+    assert again.status == BuildStatus.SUCCEEDED
+    killed = project.builds.exclude(pk=again.pk).get()
+    assert (killed.status, killed.error) == (
+        BuildStatus.FAILED, f"interrupted: the process running it stopped; build {again.pk} took over")
     objects, _macs, _passwords = built(libvirt_test)
     assert objects.domains == ["ldaptest.ldapclient", "ldaptest.ldapserver"]
     assert objects.volumes == ["ldapclient.qcow2", "ldapserver.qcow2"]
