@@ -180,10 +180,10 @@ class Hypervisor:
             call(found.delete, 0)
 
     def remove_pool(self, name):
-        """Deletes every volume, the folder (when empty) and the pool."""
+        """Deletes every volume, the folder (when empty) and the pool; False when it was gone."""
         pool = lookup(self.conn.storagePoolLookupByName, name)
         if pool is None:
-            return
+            return False
         if pool.isActive():
             call(pool.refresh, 0)
             for volume in call(pool.listAllVolumes, 0):
@@ -194,6 +194,7 @@ class Hypervisor:
         except libvirt.libvirtError:
             pass  # the folder holds files of ours (seeds, logs): the caller removes them
         call(pool.undefine)
+        return True
 
     # --- networks -------------------------------------------------------------------
 
@@ -234,12 +235,14 @@ class Hypervisor:
         raise NoFreeSubnet(f"no free /{prefix} left in nat_pool {pool}")
 
     def remove_network(self, name):
+        """Stops and undefines the network; False when it was gone."""
         found = lookup(self.conn.networkLookupByName, name)
         if found is None:
-            return
+            return False
         if found.isActive():
             call(found.destroy)
         call(found.undefine)
+        return True
 
     # --- domains ---------------------------------------------------------------------
 

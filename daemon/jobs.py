@@ -42,6 +42,12 @@ class StepFailed(Exception):
         super().__init__(f"{step}{' ' + host if host else ''}: {reason}")
 
 
+# What a step's event says: (it changed something, it found the work done).
+MADE = ("made", "already there")
+REMOVED = ("removed", "already gone")
+STARTED = ("started", "already running")
+STOPPED = ("stopped", "already stopped")
+
 EXPECTED = (JobError, ArchiveError, PlanError, HypervisorError, guestconfig.GuestConfigError, mlnconf.ConfError, OSError)
 
 
@@ -61,16 +67,20 @@ class Job:
     def warn(self, host, message):
         self.event("warning", message, host, EventLevel.WARNING)
 
-    def step(self, step, host, action, undo=None, message=""):
-        """Runs one idempotent action; remembers how to undo it if it made something."""
+    def step(self, step, host, action, undo=None, message="", said=MADE):
+        """Runs one idempotent action; remembers how to undo it if it changed something.
+
+        `said` is what the event says when the action changed something, and when
+        it found its work already done (a second run, or a run after a crash).
+        """
         try:
-            created = action()
+            changed = action()
         except EXPECTED as exc:
             raise StepFailed(step, host, exc) from exc
-        if created and undo:
+        if changed and undo:
             self.undo.append(undo)
         self.done += 1
-        self.event(step, message or ("made" if created else "already there"), host)
+        self.event(step, message or said[0 if changed else 1], host)
 
     def rollback(self):
         for undo in reversed(self.undo):
@@ -149,8 +159,11 @@ def ensure_storage(job, plan):
 
 
 def remove_storage(job):
-    job.hv.remove_pool(definitions.pool_name(job.spec.name))
-    shutil.rmtree(job.folder(), ignore_errors=True)
+    folder = job.folder()
+    had_folder = folder.exists()
+    removed = job.hv.remove_pool(definitions.pool_name(job.spec.name))
+    shutil.rmtree(folder, ignore_errors=True)
+    return removed or had_folder
 
 
 def write_seed(job, host):
@@ -175,7 +188,7 @@ def start(job):
         name = job.domain(host)
         if job.hv.domain_state(name).state == "undefined":
             raise StepFailed("start", host.name, f"not built: run mln build for project {job.spec.name}")
-        job.step("start", host.name, partial(job.hv.start, name), undo=partial(job.hv.stop, name))
+        job.step("start", host.name, partial(job.hv.start, name), undo=partial(job.hv.stop, name), said=STARTED)
     records.set_project_state(job.project, ProjectState.RUNNING)
 
 
@@ -193,7 +206,7 @@ def stop(job):
     hosts = job.hosts()
     job.total = len(hosts)
     for host in hosts:
-        job.step("stop", host.name, partial(job.hv.stop, job.domain(host)))
+        job.step("stop", host.name, partial(job.hv.stop, job.domain(host)), said=STOPPED)
     if not job.build.host_name:
         records.set_project_state(job.project, ProjectState.STOPPED)
 
@@ -205,10 +218,10 @@ def remove(job):
     objects = job.hv.project_objects(job.spec.name)
     job.total = len(objects.domains) + len(objects.networks) + 1
     for domain in objects.domains:
-        job.step("undefine", domain, partial(job.hv.undefine, domain))
+        job.step("undefine", domain, partial(job.hv.undefine, domain), said=REMOVED)
     for network in objects.networks:
-        job.step("remove switch", network, partial(remove_network, job, network))
-    job.step("remove storage", "", partial(remove_storage, job))
+        job.step("remove switch", network, partial(remove_network, job, network), said=REMOVED)
+    job.step("remove storage", "", partial(remove_storage, job), said=REMOVED)
     records.set_project_state(job.project, ProjectState.REMOVED)
 
 
@@ -219,12 +232,11 @@ def remove_one_host(job):
     hosts = job.hosts()
     job.total = len(hosts)
     for host in hosts:
-        job.step("remove host", host.name, partial(remove_host, job, job.domain(host)))
+        job.step("remove host", host.name, partial(remove_host, job, job.domain(host)), said=REMOVED)
 
 
 def remove_network(job, name):
-    job.hv.remove_network(name)
-    return True
+    return job.hv.remove_network(name)
 
 
 def export(job):

@@ -9,7 +9,6 @@ host's queue (`mln.<service_host>`) and follows its events in the database.
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 from . import CommandError, verb
@@ -183,19 +182,22 @@ def run_on_service_hosts(project, action, conf, host_name=""):
 
 
 def run_here(project, action, conf, host_name="", options=None, service_host=None):
-    """Runs the job in-process for this service host, or enqueues and follows it for another."""
-    from daemon import jobs
+    """Runs the job in-process for this service host, or enqueues and follows it for another.
+
+    Another host's daemon gets `daemon_wait` seconds to be alive, and a daemon
+    that dies while its job waits fails the job: the command always ends.
+    """
+    from daemon import dispatch, jobs
     from projects.models import Build
 
     service_host = service_host or conf.service_host
-    options = {**(options or {}), "service_host": service_host, "default_service_host": conf.service_host}
-    build = Build.objects.create(project=project, action=action, host_name=host_name, options=options)
     if service_host == conf.service_host:
-        build = jobs.run(build.pk, conf=conf, progress=print_event)
-    else:
-        print(f"{project.name}: {action} queued on mln.{service_host}")
-        build.enqueue()
-        build = follow(build)
+        options = {**(options or {}), "service_host": service_host, "default_service_host": conf.service_host}
+        build = Build.objects.create(project=project, action=action, host_name=host_name, options=options)
+        return report(jobs.run(build.pk, conf=conf, progress=print_event))
+    print(f"{project.name}: {action} queued on mln.{service_host}")
+    builds = dispatch.submit(project, action, conf, [service_host], host_name, options)
+    [build] = dispatch.follow(builds, conf, on_event=print_event)
     return report(build)
 
 
@@ -204,21 +206,6 @@ def print_event(event):
     progress = f"[{event.done}/{event.total}] " if event.total else ""
     stream = sys.stderr if event.level != "info" else sys.stdout
     print(f"{progress}{event.step}{where}: {event.message}", file=stream, flush=True)
-
-
-def follow(build, poll=0.5):
-    """Prints a remote job's events as its daemon stores them, until the build ends."""
-    from projects.choices import BuildStatus
-
-    seen = 0
-    while True:
-        build.refresh_from_db()
-        for event in build.events.filter(seq__gt=seen).order_by("seq"):
-            print_event(event)
-            seen = event.seq
-        if build.status in (BuildStatus.SUCCEEDED, BuildStatus.FAILED):
-            return build
-        time.sleep(poll)
 
 
 def report(build):

@@ -72,3 +72,14 @@ def test_a_queued_job_whose_daemon_died_is_failed_by_a_live_daemon(cluster, temp
     assert f"service host {gone} has no live daemon" in build.error
     assert signing.queue(gone).count == 0
     assert not heartbeat.is_alive(cluster.redis, gone)
+
+
+def test_mln_build_for_a_service_host_without_a_daemon_ends_with_its_name(cluster, templates, tmp_path, capsys):
+    path = tmp_path / "far.mln"
+    path.write_text("global { project far }\nhost h {\n    template tiny\n    service_host nowhere\n}\n")
+    started = time.monotonic()
+    assert main(["build", "-f", str(path)]) == 1
+    assert time.monotonic() - started < 30  # daemon_wait is 2 s here: it waits, then gives up
+    err = capsys.readouterr().err
+    assert "service host nowhere has no live daemon" in err and "nothing was built" in err
+    assert Build.objects.get(project__name="far").status == BuildStatus.FAILED

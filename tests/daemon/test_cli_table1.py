@@ -74,7 +74,7 @@ def test_start_h_stop_list_and_remove(libvirt_test, mln_conf, tiny, ldaptest_fil
 def test_rebuild_with_r(libvirt_test, mln_conf, tiny, ldaptest_file, capsys):
     mln(capsys, "build", "-f", str(ldaptest_file))
     status, out, _ = mln(capsys, "build", "-f", str(ldaptest_file), "-r")
-    assert status == 0 and "undefine ldaptest.ldapclient: made" in out
+    assert status == 0 and "undefine ldaptest.ldapclient: removed" in out
 
 
 def test_errors_are_one_line_with_exit_1(libvirt_test, mln_conf, tiny, tmp_path, capsys):

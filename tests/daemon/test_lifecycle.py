@@ -38,7 +38,7 @@ def test_starting_twice_is_harmless(libvirt_test, mln_conf, tiny):
     run(project, Action.START, mln_conf)
     again = run(project, Action.START, mln_conf)
     assert again.status == BuildStatus.SUCCEEDED
-    assert again.events.filter(step="start", message="already there").count() == 2
+    assert again.events.filter(step="start", message="already running").count() == 2
 
 
 def test_an_unknown_host_is_refused(libvirt_test, mln_conf, tiny):
@@ -77,7 +77,7 @@ def test_a_start_that_fails_stops_the_hosts_it_started(libvirt_test, mln_conf, t
     assert build.status == BuildStatus.FAILED
     assert build.error == "start ldapserver: not built: run mln build for project ldaptest"
     assert states(libvirt_test) == {"ldaptest.ldapclient": "shut off", "ldaptest.ldapserver": "undefined"}
-    assert build.events.filter(step="start", host_name="ldapclient", message="made").exists()  # it did start
+    assert build.events.filter(step="start", host_name="ldapclient", message="started").exists()  # it did start
     project.refresh_from_db()
     assert project.state != ProjectState.RUNNING
     assert {h.name: h.state for h in project.hosts.all()} == {"ldapclient": HostState.STOPPED,
