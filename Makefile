@@ -116,8 +116,10 @@ tiny: setup
 run: setup novnc tiny
 	@HOST=$(HOST) PORT=$(PORT) REDIS_PORT=$(REDIS_PORT) VENV=$(VENV) scripts/run.sh
 
+# The tests' own Redis database: a `make run` beside them keeps its daemon's
+# heartbeat, queues and channel groups in database 0, where the tests would meet them.
 test: setup services libvirtd tiny novnc
-	$(VENV)/bin/pytest
+	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/1 $(VENV)/bin/pytest
 
 clean: stop-services
 	rm -rf $(VAR) $(VENV)
