@@ -13,11 +13,9 @@ each side in turn) has one GUEST-UP.
 
 import os
 import re
-import select
 import shutil
 import subprocess
 import time
-import tty
 from pathlib import Path
 
 import pytest
@@ -28,6 +26,7 @@ from projects.cli import main
 from projects.models import Host, Project
 from templates_registry.models import Template
 
+from ..serial_console import SerialConsole
 from .libvirt_pair import LibvirtPair, PairError
 
 pytestmark = [pytest.mark.qemu, pytest.mark.timeout(600)]
@@ -96,49 +95,11 @@ def project_file(path, where, san):
     return path
 
 
-class SerialConsole:
-    """A guest's serial console: its pty, opened here (a pty is not hidden by the namespaces)."""
-
-    def __init__(self, uri, domain):
-        path = subprocess.run(["virsh", "-c", uri, "ttyconsole", domain], capture_output=True,
-                              text=True).stdout.strip()
-        assert path.startswith("/dev/pts/"), f"{domain} has no serial pty on {uri}: {path!r}"
-        self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
-        tty.setraw(self.fd)
-        self.unread = ""
-
-    def send(self, text):
-        os.write(self.fd, text.encode())
-
-    def expect(self, pattern, timeout, poke=None):
-        deadline = time.monotonic() + timeout
-        while not (found := re.search(pattern, self.unread)):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                pytest.fail(f"no {pattern!r} on the console in {timeout} s:\n{self.unread[-2000:]}")
-            if select.select([self.fd], [], [], min(left, 2))[0]:
-                self.unread += os.read(self.fd, 4096).decode(errors="replace")
-            elif poke:
-                self.send(poke)
-        said, self.unread = self.unread[:found.end()], self.unread[found.end():]
-        return said
-
-    def login(self):
-        self.expect(r"login: $", 60, poke="\r")
-        self.send("root\r")
-        self.expect(r"Password: $", 15)
-        self.send(f"{ROOT_PASSWORD}\r")
-        said = self.expect(r"# (\x1b\[6n)?$|Login incorrect", 30)  # ash may ask where the cursor is
-        assert "Login incorrect" not in said, said
-
-    def boot(self):
-        """(boot id, uptime in seconds) as the running kernel tells them."""
-        self.send("echo BOOT $(cat /proc/sys/kernel/random/boot_id) $(cut -d' ' -f1 /proc/uptime) END\r")
-        found = re.search(r"BOOT ([0-9a-f-]{36}) ([\d.]+) END", self.expect(r"BOOT [0-9a-f-]{36} [\d.]+ END", 30))
-        return found[1], float(found[2])
-
-    def close(self):
-        os.close(self.fd)
+def boot_of(console):
+    """(boot id, uptime in seconds) as the running kernel tells them."""
+    said, _ = console.run("echo BOOT $(cat /proc/sys/kernel/random/boot_id) $(cut -d' ' -f1 /proc/uptime) END", 30)
+    found = re.search(r"BOOT ([0-9a-f-]{36}) ([\d.]+) END", said)
+    return found[1], float(found[2])
 
 
 def wait_for(path, pattern, timeout=BOOT_TIMEOUT):
@@ -160,10 +121,10 @@ def test_a_running_guest_moves_live_to_another_libvirtd_without_rebooting(pair, 
 
     console = SerialConsole(pair.left.uri, domain)
     try:
-        console.login()
-        boot_id, uptime = console.boot()
+        console.login("root", ROOT_PASSWORD)
+        boot_id, uptime = boot_of(console)
     finally:
-        console.close()
+        console.close(log_out=False)
 
     capsys.readouterr()
     moved = project_file(tmp_path / "moved.mln", right, san)
@@ -185,9 +146,9 @@ def test_a_running_guest_moves_live_to_another_libvirtd_without_rebooting(pair, 
     console = SerialConsole(pair.right.uri, domain)
     try:
         # The shell logged in on left is still there: the same kernel, not a new boot.
-        after_id, after_uptime = console.boot()
+        after_id, after_uptime = boot_of(console)
     finally:
-        console.close()
+        console.close(log_out=False)
     assert after_id == boot_id
     assert after_uptime > uptime
     assert len(re.findall(r"GUEST-UP web", serial_log.read_text(errors="replace"))) == 1

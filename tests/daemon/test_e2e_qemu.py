@@ -14,7 +14,6 @@ same test database), and are deleted at the end.
 
 import os
 import re
-import select
 import shutil
 import signal
 import socket
@@ -22,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tty
 from pathlib import Path
 
 import pytest
@@ -33,6 +31,8 @@ from projects.choices import BuildStatus
 from projects.cli import main
 from projects.models import Build, Project
 from templates_registry.models import Template
+
+from ..serial_console import SerialConsole
 
 pytestmark = [pytest.mark.qemu, pytest.mark.timeout(900)]
 
@@ -197,59 +197,8 @@ def test_the_static_guest_has_its_address(running):
     assert "tiny-root" not in running.log("ldapserver")
 
 
-# ash's prompt, then its query of the cursor position (ESC [6n), which needs no answer.
-PROMPT = r"# (\x1b\[6n)?$"
-
-
-class SerialConsole:
-    """A guest's serial console as `virsh console` reaches it: its pty, opened here."""
-
-    def __init__(self, domain):
-        path = virsh("ttyconsole", domain).strip()
-        assert path.startswith("/dev/pts/"), f"{domain} has no serial pty: {path!r}"
-        self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
-        tty.setraw(self.fd)
-        self.unread = ""
-
-    def send(self, text):
-        os.write(self.fd, text.encode())
-
-    def expect(self, pattern, timeout, poke=None):
-        """What the guest printed up to and including `pattern`; sends `poke` while it is quiet."""
-        deadline = time.monotonic() + timeout
-        while not (found := re.search(pattern, self.unread)):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                pytest.fail(f"no {pattern!r} on the console in {timeout} s:\n{self.unread[-2000:]}")
-            if select.select([self.fd], [], [], min(left, 2))[0]:
-                self.unread += os.read(self.fd, 4096).decode(errors="replace")
-            elif poke:
-                self.send(poke)
-        said, self.unread = self.unread[:found.end()], self.unread[found.end():]
-        return said
-
-    def login(self, user, password):
-        self.expect(r"login: $", 60, poke="\r")  # a fresh prompt: getty may have printed one to nobody
-        self.send(f"{user}\r")
-        self.expect(r"Password: $", 15)
-        self.send(f"{password}\r")
-        said = self.expect(r"root login on|Login incorrect", 30)
-        assert "Login incorrect" not in said, said
-        self.expect(PROMPT, 30)
-
-    def run(self, command, timeout=60):
-        """The command's output, and its exit status."""
-        self.send(f"{command}; echo EXIT-STATUS-$?\r")
-        said = self.expect(r"EXIT-STATUS-(\d+)", timeout)
-        return said, int(re.search(r"EXIT-STATUS-(\d+)", said)[1])
-
-    def close(self):
-        self.send("exit\r")
-        os.close(self.fd)
-
-
 def ping_from(host, peer):
-    console = SerialConsole(f"ldaptest.{host}")
+    console = SerialConsole(URI, f"ldaptest.{host}")
     try:
         console.login("root", ROOT_PASSWORD)
         return console.run(f"ping -c 3 -W 2 {peer}")
