@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from . import actions, upgrades
 from .access import course_for_instructor, project_for_instructor
-from .choices import HostState
+from .choices import HostState, ProjectState
 from .forms import NewCourseForm, UpdateCourseForm
 from .models import CourseDraft
 from .tables import CourseError
@@ -182,11 +182,14 @@ def project_action(request, project_id, action):
 
 @instructor_required
 def course_states(request, short_name):
-    """Every host's state as its daemon last reported it, for the course page's badges."""
+    """Every host's state as its daemon last reported it, and every project's, for the course page."""
     course = course_for_instructor(request.user, short_name=short_name)
-    labels = dict(HostState.choices)
-    return JsonResponse({"hosts": {pk: {"state": state, "label": labels.get(state, state)}
-                                   for pk, state in course.hosts().values_list("pk", "state")}})
+    hosts, projects = dict(HostState.choices), dict(ProjectState.choices)
+    return JsonResponse({
+        "hosts": {pk: {"state": state, "label": hosts.get(state, state)}
+                  for pk, state in course.hosts().values_list("pk", "state")},
+        "projects": {pk: {"state": state, "label": projects.get(state, state)}
+                     for pk, state in course.groups.values_list("project__pk", "project__state") if pk}})
 
 
 def back(request, default):

@@ -2,17 +2,23 @@
 // for every host's state (as the daemons reported it) and redraws the badges.
 //
 // What the page provides: an element with data-progress-stream (progress.js dispatches
-// "mln:build-event" on it) and data-states-url (JSON {hosts: {id: {state, label}}}), and badges
-// <span class="badge state-..." data-host-state="<host id>">label</span>.
+// "mln:build-event" on it) and data-states-url (JSON {hosts: {id: {state, label}}, projects: {...}}),
+// badges <span class="badge state-..." data-host-state="<host id>">label</span>, and project states
+// <div data-project-state="<project id>">label</div>.
 
 // The daemon records the hosts' states just after a job's last event: ask soon, and once more later.
 const SETTLE_MS = [700, 3000];
 
-function redraw(hosts) {
+function redraw({ hosts = {}, projects = {} }) {
     for (const [id, { state, label }] of Object.entries(hosts)) {
         document.querySelectorAll(`[data-host-state="${id}"]`).forEach((badge) => {
             badge.className = badge.className.replace(/\bstate-\S+/, `state-${state}`);
             badge.textContent = label;
+        });
+    }
+    for (const [id, { label }] of Object.entries(projects)) {
+        document.querySelectorAll(`[data-project-state="${id}"]`).forEach((element) => {
+            element.textContent = label;
         });
     }
 }
@@ -22,7 +28,7 @@ document.querySelectorAll("[data-progress-stream][data-states-url]").forEach((se
     const refresh = async () => {
         const response = await fetch(section.dataset.statesUrl, { headers: { Accept: "application/json" } });
         if (response.ok) {
-            redraw((await response.json()).hosts);
+            redraw(await response.json());
         }
     };
     section.addEventListener("mln:build-event", () => {

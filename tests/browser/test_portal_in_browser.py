@@ -70,6 +70,8 @@ def test_an_instructor_uploads_a_course_builds_it_and_watches_every_bar_reach_th
     page.wait_for_function("() => document.querySelectorAll('[data-host-state]').length === 8 && "
                            "[...document.querySelectorAll('[data-host-state]')].every(b => b.textContent.trim() !== 'not defined')",
                            timeout=30_000)
+    page.wait_for_function("() => [...document.querySelectorAll('[data-project-state]')]"
+                           ".every(e => e.textContent.trim() === 'built')", timeout=30_000)
     screenshot(page, "a3-built")
     assert set(Build.objects.values_list("status", flat=True)) == {BuildStatus.SUCCEEDED}
     assert "100 %" in page.inner_text("[data-progress-total-label]")

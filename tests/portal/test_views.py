@@ -69,8 +69,11 @@ def test_the_owner_sees_the_course_and_project_pages(client, site):
     assert 'data-host-state="%d"' % site.host1.pk in course
     project = client.get(reverse("project", args=[site.project1.pk])).content.decode()
     assert "10.0.0.1" in project and "/ws/progress/project/" in project
-    states = client.get(reverse("course_states", args=["os"])).json()["hosts"]
-    assert states[str(site.host1.pk)] == {"state": "running", "label": "running"}
+    states = client.get(reverse("course_states", args=["os"])).json()
+    assert states["hosts"][str(site.host1.pk)] == {"state": "running", "label": "running"}
+    project1 = site.project1
+    project1.refresh_from_db()
+    assert states["projects"][str(project1.pk)] == {"state": project1.state, "label": project1.get_state_display()}
 
 
 def test_another_instructor_finds_no_such_course_or_project(client, site):
