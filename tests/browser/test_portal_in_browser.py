@@ -31,7 +31,7 @@ def fake_image(folder, name):
 
 
 @pytest.fixture
-def test_driver_site(site_folder, transactional_db):
+def site_on_test_driver(site_folder, transactional_db):
     (site_folder / "vmlinuz").write_bytes(b"kernel")
     for name in ("os_linux_1.ext3", "winXP.template"):  # the article's template names
         fake_image(site_folder, name)
@@ -41,8 +41,8 @@ def test_driver_site(site_folder, transactional_db):
     site.stop()
 
 
-def test_an_instructor_uploads_a_course_builds_it_and_watches_every_bar_reach_the_end(browser, test_driver_site):
-    site, ada = test_driver_site, make_instructor()
+def test_an_instructor_uploads_a_course_builds_it_and_watches_every_bar_reach_the_end(browser, site_on_test_driver):
+    site, ada = site_on_test_driver, make_instructor()
     page = browser.new_page()
     log_in(page, site, ada)
     page.goto(f"{site.url}/courses/new/")
@@ -84,8 +84,8 @@ def test_an_instructor_uploads_a_course_builds_it_and_watches_every_bar_reach_th
     assert page.inner_text("ol[data-progress-log]").count("define") == log.count("define")
 
 
-def test_a_failed_build_keeps_its_bar_and_says_it_failed(browser, test_driver_site, tmp_path):
-    site, ada = test_driver_site, make_instructor()
+def test_a_failed_build_keeps_its_bar_and_says_it_failed(browser, site_on_test_driver, tmp_path):
+    site, ada = site_on_test_driver, make_instructor()
     (tmp_path / "broken.mln").write_text("host pc {\n    template nosuch\n}\n")
     (tmp_path / "groups.csv").write_text("seat\n1\n")
     page = browser.new_page()
