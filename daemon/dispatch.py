@@ -46,6 +46,11 @@ def down_message(service_host, status, waited):
     return f"service host {service_host} has no live daemon ({heard}); waited {waited:.0f} s, nothing was built"
 
 
+def down_reason(missing, waited, redis):
+    known = {s.service_host: s for s in heartbeat.statuses(redis, missing)}
+    return "; ".join(down_message(s, known.get(s), waited) for s in missing)
+
+
 def wait_for(service_hosts, seconds, redis=None):
     """The service hosts still without a live daemon after waiting at most `seconds`."""
     redis = redis or connection()
@@ -58,7 +63,7 @@ def wait_for(service_hosts, seconds, redis=None):
 
 
 def submit(project, action, conf, service_hosts=None, host_name="", options=None, requested_by=None,
-           wait=None, depends=()):
+           wait=None):
     """One queued Build per service host; their jobs enqueued once every daemon is alive.
 
     Returns the Builds; when a daemon stays down they are all failed, naming it.
@@ -75,8 +80,7 @@ def submit(project, action, conf, service_hosts=None, host_name="", options=None
     waited = conf.daemon_wait if wait is None else wait
     missing = wait_for(service_hosts, waited, redis)
     if missing:
-        known = {s.service_host: s for s in heartbeat.statuses(redis, missing)}
-        reason = "; ".join(down_message(s, known.get(s), waited) for s in missing)
+        reason = down_reason(missing, waited, redis)
         for build in builds:
             signing.fail_queued(build.pk, reason)
             build.refresh_from_db()
@@ -106,13 +110,31 @@ def sweep(redis, conf):
     failed = 0
     for build in waiting:
         service_host = build.service_host
+        if not turn_came(build, cutoff):
+            continue  # the step before it in its chain has not ended long enough ago: it waits for that
         if heartbeat.is_alive(redis, service_host):
             continue  # alive, merely busy: its job will come
         status = next(iter(heartbeat.statuses(redis, [service_host])), None)
         if signing.fail_queued(build.pk, down_message(service_host, status, conf.daemon_wait)):
-            signing.queue(service_host).remove(f"build-{build.pk}")
+            signing.queue(service_host).remove(signing.job_id(build.pk))
             failed += 1
     return failed
+
+
+def turn_came(build, cutoff):
+    """A Build of a chain (daemon/chains.py) is due when the one before it ended, not when it was made."""
+    from projects.choices import BuildStatus
+    from projects.models import Build
+
+    from . import chains
+
+    before = Build.objects.filter(pk=build.options.get("after") or 0).first()
+    if before is None:
+        return True
+    if before.status == BuildStatus.FAILED:  # failed without failing the rest (interrupted): fail them now
+        chains.fail_later(before, before.error)
+        return False
+    return before.status == BuildStatus.SUCCEEDED and before.finished_at < cutoff
 
 
 def follow(builds, conf, poll=0.25, on_event=None):

@@ -24,7 +24,7 @@ from projects.lang.spec import ProjectSpec
 from projects.models import Build
 
 from . import conf as mlnconf
-from . import definitions, guestconfig, records
+from . import chains, definitions, guestconfig, records
 from .events import EventLog
 from .export import ArchiveError
 from .hypervisor import Hypervisor, HypervisorError
@@ -284,6 +284,7 @@ def run(build_id, conf=None, progress=None):
     build = Build.objects.select_related("project").get(pk=build_id)
     conf = conf or DAEMON_CONF or mlnconf.load()
     build.start()
+    switch_spec(build)
     try:
         with Hypervisor(conf.libvirt_uri) as hypervisor:
             job = Job(build, conf, hypervisor, progress)
@@ -296,6 +297,15 @@ def run(build_id, conf=None, progress=None):
     else:
         build.succeed()
     return build
+
+
+def switch_spec(build):
+    """An upgrade chain carries the project's new spec in one Build, its first `upgrade` (daemon/upgrade.py):
+    stored as that job starts, after the exports. The portal has stored it already, with the course."""
+    new = build.options.get("spec")
+    if new is not None and build.project.spec != new:
+        build.project.spec = new
+        build.project.save(update_fields=["spec", "updated_at"])
 
 
 def run_action(job):
@@ -315,6 +325,7 @@ def fail(build, reason, progress=None):
         event = build.log_event("failed", reason, level=EventLevel.ERROR)
         if build.action in (Action.BUILD, Action.REBUILD):
             records.set_project_state(build.project, ProjectState.FAILED)
+    chains.fail_later(build, reason)  # the steps after it in its chain will not run
     records.broadcast(build.project, event)
     if progress:
         progress(event)

@@ -87,13 +87,18 @@ def queue(service_host):
     return Queue(f"mln.{service_host}", connection=django_rq.get_connection("default"), serializer=JSONSerializer)
 
 
-def enqueue(build, conf=None):
-    """Puts the Build's signed job on its service host's queue."""
+def job_id(build_id):
+    return f"build-{build_id}"
+
+
+def enqueue(build, conf=None, depends_on=None):
+    """Puts the Build's signed job on its service host's queue; `depends_on`: a job it waits for (daemon/chains.py)."""
     from . import conf as mlnconf
 
     conf = conf or mlnconf.load()
     envelope = seal(build.pk, build.service_host, conf)
-    queue(build.service_host).enqueue(ENTRY_POINT, envelope, job_id=f"build-{build.pk}", job_timeout=JOB_TIMEOUT)
+    queue(build.service_host).enqueue(ENTRY_POINT, envelope, job_id=job_id(build.pk), job_timeout=JOB_TIMEOUT,
+                                      depends_on=depends_on)
 
 
 # --- the daemon's side ----------------------------------------------------------------
@@ -157,8 +162,8 @@ def refuse(envelope, reason, conf):
         fail_queued(build_id, f"refused by the daemon of {conf.service_host}: {reason}")
 
 
-def fail_queued(build_id, reason):
-    """Fails a Build that no daemon has started; False when one has (or it is gone)."""
+def fail_queued(build_id, reason, cascade=True):
+    """Fails a Build that no daemon has started, and the rest of its chain; False when one has (or it is gone)."""
     from projects.choices import BuildStatus, EventLevel
     from projects.models import Build
 
@@ -167,4 +172,8 @@ def fail_queued(build_id, reason):
     if updated:
         build = Build.objects.get(pk=build_id)
         build.log_event("failed", reason, level=EventLevel.ERROR)
+        if cascade:
+            from . import chains
+
+            chains.fail_later(build, reason)
     return bool(updated)

@@ -7,12 +7,14 @@ changed, each live or cold with the reason. A host the new file leaves
 without a `service_host` stays where the scheduler put it; a new one joins
 the service host that holds most of the project (its switches are there).
 
-`apply` does it with Builds, all through RQ (daemon/dispatch.py): cold moves
-first export their hosts on the source (a `migrate` Build), then the new spec
-is stored, an `upgrade` Build on every service host involved removes,
-redefines and adds, and each moved host arrives on its target (a `migrate`
-Build that imports it, or a live migration from the source that the target
-then confirms). The `upgrade`
+`steps` makes the plan a chain of Builds (daemon/chains.py) that the daemons
+run one after another by themselves: cold moves first export their hosts on
+the source (a `migrate` Build), then an `upgrade` Build on every service host
+involved removes, redefines and adds (the first of them stores the new spec
+as it starts), and each moved host arrives on its target (a `migrate` Build
+that imports it, or a live migration from the source that the target then
+confirms). `queue` is the portal's, which cannot wait; `apply` is
+`mln upgrade`'s, which queues the same chain and follows it. The `upgrade`
 job itself (`upgrade_project`) runs on a daemon like any other.
 """
 
@@ -189,45 +191,68 @@ def shared_storage_problems(host, a, b):
 # --- applying ---------------------------------------------------------------------------
 
 
-def apply(project, plan, conf, on_event=None):
-    """Does the plan with Builds through the daemons; returns them all. UpgradeError on a failed step."""
+def steps(project, plan, conf):
+    """The plan as a chain of steps (daemon/chains.py), in the order they must run."""
     from projects.choices import Action
 
-    from . import dispatch
+    from .chains import Step
 
     transfer = Path(conf.transfer)
     cold = [m for m in plan.moves if m.mode == "cold"]
     live = [m for m in plan.moves if m.mode == "live"]
     moving = [m.host for m in plan.moves]
-    builds = []
-
-    def step(what, action, service_host, host_name="", **options):
-        done = dispatch.follow(dispatch.submit(project, action, conf, [service_host], host_name, options),
-                               conf, on_event=on_event)
-        builds.extend(done)
-        failed = [b for b in done if b.status == "failed"]
-        if failed:
-            raise UpgradeError(f"{what}: {failed[0].error}")
-
-    rows = {h.name: h for h in project.hosts.all()}  # before the source forgets them
-    for move in cold:  # the old spec still holds: the host is exported and leaves its source
-        step(f"export {move.host} from {move.source}", Action.MIGRATE, move.source, move.host,
-             side="out", hosts=[move.host], directory=str(transfer / f"{project.name}.{move.host}"))
-    project.spec = plan.new
-    project.save(update_fields=["spec", "updated_at"])
-    for service_host in plan.service_hosts or [conf.service_host]:  # unplaced: built by the command line's host
-        step(f"upgrade on {service_host}", Action.UPGRADE, service_host, without=moving)
+    rows = {h.name: h for h in project.hosts.all()}  # now: the source forgets them on the way
+    out = []
+    for move in cold:  # first of all, each host is exported and leaves its source
+        out.append(Step(f"export {move.host} from {move.source}", Action.MIGRATE, move.source, move.host,
+                        {"side": "out", "hosts": [move.host],
+                         "directory": str(transfer / f"{project.name}.{move.host}")}))
+    for i, service_host in enumerate(plan.service_hosts or [conf.service_host]):  # unplaced: the submitter's
+        switch = {"spec": plan.new} if i == 0 else {}  # the first upgrade stores the new spec, once
+        out.append(Step(f"upgrade on {service_host}", Action.UPGRADE, service_host,
+                        options={"without": moving, **switch}))
     for move in cold:
         row = rows.get(move.host)
-        step(f"import {move.host} on {move.target}", Action.MIGRATE, move.target, move.host,
-             side="in", directory=str(transfer / f"{project.name}.{move.host}"),
-             vnc_password=row.vnc_password if row else "", start=bool(row and row.state == "running"))
+        out.append(Step(f"import {move.host} on {move.target}", Action.MIGRATE, move.target, move.host,
+                        {"side": "in", "directory": str(transfer / f"{project.name}.{move.host}"),
+                         "vnc_password": row.vnc_password if row else "",
+                         "start": bool(row and row.state == "running")}))
     for move in live:
-        peer = dispatch_peer_uri(move.target)
-        step(f"migrate {move.host} to {move.target}", Action.MIGRATE, move.source, move.host,
-             side="live", hosts=[move.host], peer_uri=peer)
-        step(f"{move.host} on {move.target}", Action.MIGRATE, move.target, move.host,
-             side="arrived", hosts=[move.host])
+        out.append(Step(f"migrate {move.host} to {move.target}", Action.MIGRATE, move.source, move.host,
+                        {"side": "live", "hosts": [move.host], "peer_uri": dispatch_peer_uri(move.target)}))
+        out.append(Step(f"{move.host} on {move.target}", Action.MIGRATE, move.target, move.host,
+                        {"side": "arrived", "hosts": [move.host]}))
+    return out
+
+
+def queue(project, plan, conf, requested_by=None):
+    """The plan's chain of Builds, its jobs enqueued once the current transaction commits (none: at once)."""
+    from django.db import transaction
+
+    from . import chains
+
+    builds = chains.create(project, steps(project, plan, conf), conf, requested_by)
+    transaction.on_commit(lambda: chains.enqueue(builds, conf))
+    return builds
+
+
+def apply(project, plan, conf, on_event=None):
+    """`mln upgrade`: queues the plan's chain once every daemon is alive, and follows it; returns its Builds.
+
+    UpgradeError names the step that failed (the Builds after it are failed, not run).
+    """
+    from . import chains, dispatch, signing
+
+    builds = chains.create(project, steps(project, plan, conf), conf)
+    missing = dispatch.wait_for(sorted({b.service_host for b in builds}), conf.daemon_wait)
+    if missing:  # as dispatch.submit: all of its daemons alive, or nothing starts
+        signing.fail_queued(builds[0].pk, dispatch.down_reason(missing, conf.daemon_wait, dispatch.connection()))
+    else:
+        chains.enqueue(builds, conf)
+    dispatch.follow(builds, conf, on_event=on_event)
+    failed = [b for b in builds if b.status == "failed"]
+    if failed:
+        raise UpgradeError(f"{failed[0].options['step']}: {failed[0].error}")
     return builds
 
 

@@ -4,18 +4,16 @@ The plans (daemon/upgrade.py) compare each built project's spec with what
 the new files make of it, so they are made before Course.apply, which
 replaces the specs and the Host rows. Then the course is applied, each
 changed project keeps the placement its plan gave it (the new spec,
-placed), its hosts keep what their daemon last reported, and one `upgrade`
-Build per service host is queued after the commit: the daemons remove,
-redefine and add hosts as the plan says.
-
-Moving hosts between service hosts needs export, upgrade and import one
-after another (daemon.upgrade.apply waits for each step), which a page
-cannot wait for: a plan with moves is shown, and refused here.
+placed), its hosts keep what their daemon last reported, and each project's
+plan is queued after the commit as a chain of Builds (daemon/chains.py):
+exports, one `upgrade` per service host, imports or live migrations, which
+the daemons run one after another while the page returns at once and shows
+the Builds.
 """
 
 from django.db import transaction
 
-from .choices import Action, ProjectState
+from .choices import ProjectState
 
 NOT_BUILT = (ProjectState.NEW, ProjectState.REMOVED)
 REPORTED = ["state", "domain_name", "vnc_port", "vnc_password", "addresses", "state_at", "service_host"]
@@ -41,28 +39,40 @@ def plans(course, inputs, conf=None):
 
 
 def upgrade(course, inputs, requested_by=None, conf=None):
-    """Applies `inputs` to the course and queues the upgrade of every built project it changes."""
+    """Applies `inputs` to the course and queues the upgrade chain of every built project it changes."""
     from daemon import conf as mlnconf
+    from daemon import upgrade as upgrading
 
     conf = conf or mlnconf.load()
     found = plans(course, inputs, conf)
-    moving = [m for plan in found.values() for m in plan.moves]
-    if moving:
-        raise Refused("the new files move hosts between service hosts (" + "; ".join(map(str, moving)) +
-                      "): moves are not done from the page")
+    refuse_moves_to_dead_daemons(found)
     with transaction.atomic():
         reported = {(h.project.name, h.name): h for h in course.hosts().select_related("project")}
         course.apply(inputs)
         builds = []
         for group in course.groups_with_projects().filter(project__name__in=list(found)):
             project, plan = group.project, found[group.project.name]
-            project.spec = plan.new  # placed: each host stays where it is
+            # The course's new version is stored now, with its Host rows; the chain's own switch of
+            # the spec then finds it done. An export reads its hosts by name, whichever spec it reads.
+            project.spec = plan.new  # placed: each host stays where it is, or goes where it moves
             project.save(update_fields=["spec", "updated_at"])
             keep_reported(project, reported)
-            builds += [project.enqueue_build(Action.UPGRADE, service_host, options={
-                "default_service_host": conf.service_host, "without": []}, requested_by=requested_by)
-                for service_host in plan.service_hosts or [conf.service_host]]
+            try:
+                builds += upgrading.queue(project, plan, conf, requested_by)
+            except upgrading.UpgradeError as exc:  # a live move's target lost its migration_uri
+                raise Refused(str(exc)) from exc
     return builds
+
+
+def refuse_moves_to_dead_daemons(found):
+    """A move starts by taking its host off the source: never towards a daemon that is not there to take it."""
+    from daemon import dispatch, heartbeat
+
+    redis = dispatch.connection()
+    down = sorted({s for plan in found.values() for m in plan.moves for s in (m.source, m.target)
+                   if not heartbeat.is_alive(redis, s)})
+    if down:
+        raise Refused(f"service host {', '.join(down)} has no live daemon; hosts cannot move now")
 
 
 def keep_reported(project, reported):
