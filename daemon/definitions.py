@@ -32,6 +32,15 @@ def pool_name(project):
     return f"mln.{project}"
 
 
+def location_pool_name(pool, folder):
+    """The project's pool for disks in another folder (`filepath DIR`): `<pool>.<hash of the folder>`.
+
+    Project names have no dots, so no other project's pool has this form; the hash of the
+    pool's own target path proves a pool of that form is the one we made for that folder.
+    """
+    return f"{pool}.{short_hash(str(folder), length=8)}"
+
+
 def bridge_name(project, switch):
     # Linux limits bridge names to 15 characters: "mln" + 12 hex digits.
     return "mln" + short_hash(project, switch)
@@ -222,6 +231,11 @@ def vnc_password_of(xml):
 
 def macs_of(xml):
     return [m.get("address") for m in ET.fromstring(xml).findall("devices/interface/mac")]
+
+
+def pool_path_of(xml):
+    """The folder of a `dir` storage pool."""
+    return ET.fromstring(xml).findtext("target/path")
 
 
 def disk_paths_of(xml):

@@ -17,7 +17,6 @@ from pathlib import Path
 from projects.lang.spec import ProjectSpec
 from templates_registry.models import file_sha256
 
-from . import definitions
 from .plan import Image
 
 SUMS, MANIFEST, SOURCE = "SHA256SUMS", "export.json", "project.mln"
@@ -58,7 +57,7 @@ def write_manifest(job, folder, hosts):
 def export_disk(job, host, folder, compress=None):
     """A standalone qcow2 of the overlay and everything under it."""
     compress = job.build.options.get("compress") if compress is None else compress
-    source = job.hv.volume_path(definitions.pool_name(job.spec.name), f"{host.name}.qcow2")
+    source = job.hv.disk_path(job.domain(host))  # the overlay wherever it lives (`filepath`)
     target = folder / f"{host.name}.qcow2"
     partial_file = folder / f".{host.name}.qcow2.partial"
     command = ["qemu-img", "convert", "-U", "-O", "qcow2", *(["-c"] if compress else []), source, str(partial_file)]

@@ -9,10 +9,15 @@ accepts an object that is already gone.
 Disks are volumes of one libvirt `dir` storage pool per project: the test
 driver and qemu:///system then take the same code path, and on the test
 driver a thousand overlays cost milliseconds instead of a thousand
-`qemu-img` runs.
+`qemu-img` runs. A host with `filepath DIR` has its disk in DIR/<project>,
+a volume of the project's pool for that folder (`location pools`, named
+`definitions.location_pool_name`): the project's pool's name stands for
+them all, so finding, removing and forgetting the project's storage by it
+includes them.
 """
 
 import ipaddress
+import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +167,14 @@ class Hypervisor:
         return call(pool.info)[3] if pool else None
 
     def ensure_overlay(self, pool_name, volume, capacity, backing_path, backing_format):
+        """`volume`: a name in the pool, or the path of a disk elsewhere (`filepath`): then a
+        volume of the project's pool for that folder, made with its folder when missing."""
+        if os.path.isabs(volume):
+            folder, volume = os.path.split(volume)
+            location = definitions.location_pool_name(pool_name, folder)
+            Path(folder).mkdir(parents=True, exist_ok=True)  # the test driver's pool.build makes nothing
+            self.ensure_pool(location, folder)
+            pool_name = location
         pool = call(self.conn.storagePoolLookupByName, pool_name)
         if lookup(pool.storageVolLookupByName, volume) is not None:
             return False
@@ -169,21 +182,67 @@ class Hypervisor:
         call(pool.createXML, xml, 0)
         return True
 
+    def location_pools(self, pool_name):
+        """The pools of the project's disks in other folders (`filepath`), by name and folder."""
+        found = []
+        for pool in call(self.conn.listAllStoragePools, 0):
+            if not pool.name().startswith(pool_name + "."):
+                continue
+            xml = xml_of(pool)
+            folder = xml and definitions.pool_path_of(xml)
+            if folder and definitions.location_pool_name(pool_name, folder) == pool.name():
+                found.append(pool)
+        return sorted(found, key=lambda p: p.name())
+
+    def project_pools(self, pool_name):
+        """The project's pool (when it exists) and its location pools."""
+        pool = lookup(self.conn.storagePoolLookupByName, pool_name)
+        return ([pool] if pool is not None else []) + self.location_pools(pool_name)
+
+    def find_volume(self, pool_name, volume):
+        """(pool, volume) of a name or a path among the project's pools, None when it is gone."""
+        if os.path.isabs(volume):
+            folder, volume = os.path.split(volume)
+            pool = lookup(self.conn.storagePoolLookupByName, definitions.location_pool_name(pool_name, folder))
+            pools = [pool] if pool is not None else []
+        else:
+            pools = self.project_pools(pool_name)
+        for pool in pools:
+            if not pool.isActive():
+                call(pool.create, 0)
+            found = lookup(pool.storageVolLookupByName, volume)
+            if found is not None:
+                return pool, found
+        return None
+
     def volume_path(self, pool_name, volume):
-        pool = call(self.conn.storagePoolLookupByName, pool_name)
-        return call(pool.storageVolLookupByName, volume).path()
+        found = self.find_volume(pool_name, volume)
+        if found is None:
+            raise HypervisorError(f"no storage volume {volume} in pool {pool_name}")
+        return call(found[1].path)
 
     def remove_volume(self, pool_name, volume):
-        pool = lookup(self.conn.storagePoolLookupByName, pool_name)
-        found = pool and lookup(pool.storageVolLookupByName, volume)
-        if found:
-            call(found.delete, 0)
+        """Deletes the volume; a location pool left empty goes too, with its folder."""
+        found = self.find_volume(pool_name, volume)
+        if found is None:
+            return False
+        pool, found = found
+        call(found.delete, 0)
+        if pool.name() != pool_name and not call(pool.listVolumes):
+            self._remove_pool(pool)
+        return True
 
     def remove_pool(self, name):
-        """Deletes every volume, the folder (when empty) and the pool; False when it was gone."""
-        pool = lookup(self.conn.storagePoolLookupByName, name)
-        if pool is None:
-            return False
+        """Deletes every volume, the folder (when empty) and the pool, and the same for the
+        project's location pools (`filepath`); False when all were gone."""
+        pools = self.project_pools(name)
+        for pool in pools:
+            self._remove_pool(pool)
+        return bool(pools)
+
+    def _remove_pool(self, pool):
+        xml = xml_of(pool)
+        folder = xml and definitions.pool_path_of(xml)
         if pool.isActive():
             call(pool.refresh, 0)
             for volume in call(pool.listAllVolumes, 0):
@@ -194,7 +253,11 @@ class Hypervisor:
         except libvirt.libvirtError:
             pass  # the folder holds files of ours (seeds, logs): the caller removes them
         call(pool.undefine)
-        return True
+        if folder:
+            try:
+                os.rmdir(folder)  # the test driver's pool.delete leaves it; a folder with files stays
+            except OSError:
+                pass
 
     # --- networks -------------------------------------------------------------------
 
@@ -254,6 +317,14 @@ class Hypervisor:
         call(self.conn.defineXML, definitions.domain_xml(guest))
         return found is None
 
+    def disk_path(self, name):
+        """The file of a domain's first disk: its overlay, wherever it lives."""
+        xml = call(call(self.conn.lookupByName, name).XMLDesc, 0)
+        paths = definitions.disk_paths_of(xml)
+        if not paths:
+            raise HypervisorError(f"{name} has no disk")
+        return paths[0]
+
     def boots_kernel(self, name):
         """True for a domain booted with the host's kernel (a `pv` template)."""
         xml = call(call(self.conn.lookupByName, name).XMLDesc, 0)
@@ -312,11 +383,11 @@ class Hypervisor:
         for network in call(self.conn.listAllNetworks, 0):
             if self._owner(xml_of(network)) == project:
                 objects.networks.append(network.name())
-        pool = lookup(self.conn.storagePoolLookupByName, definitions.pool_name(project))
-        if pool is not None:
+        for pool in self.project_pools(definitions.pool_name(project)):
             objects.pools.append(pool.name())
             if pool.isActive():
-                objects.volumes = sorted(call(pool.listVolumes))
+                objects.volumes += call(pool.listVolumes)
+        objects.volumes.sort()
         objects.domains.sort()
         objects.networks.sort()
         return objects

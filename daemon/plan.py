@@ -1,13 +1,15 @@
 """What a project becomes on this service host, decided before anything is made.
 
 `plan_project` turns a ProjectSpec, mln.conf and the registered templates
-into libvirt definitions: one storage pool and folder per project, one
-network per switch, per host an overlay, a guest configuration seed and a
-domain. Every check that can refuse a build (unknown template, no kernel for
-a `pv` template, too little free space) happens here, so a refused build has
-created nothing.
+into libvirt definitions: one storage pool and folder per project (and one
+per other folder its hosts' `filepath` names), one network per switch, per
+host an overlay, a guest configuration seed and a domain. Every check that
+can refuse a build (unknown template, no kernel for a `pv` template, a
+`filepath` that cannot be made, too little free space) happens here, so a
+refused build has created nothing.
 """
 
+import os
 import secrets
 import shutil
 from dataclasses import dataclass, field
@@ -41,11 +43,15 @@ class Image:
 class HostPlan:
     spec: object                # HostSpec
     image: Image
-    volume: str
+    volume: str                 # its name in the project's pool, or the disk's path for a `filepath` host
     capacity: int
     guest: definitions.GuestDefinition
     macs: dict = field(default_factory=dict)        # interface -> MAC
     warnings: list = field(default_factory=list)
+    pool: str = ""              # the pool its disk is in
+
+    def folder(self):
+        return Path(self.guest.disk).parent
 
 
 @dataclass
@@ -114,9 +120,10 @@ def plan_host(project, host, conf, hypervisor, images, folder, domain_type):
     capacity = disk_capacity(host, conf, image, warnings)
     macs = {i.name: definitions.mac_address(project, host.name, i.name) for i in host.interfaces if i.switch}
     name = definitions.object_name(project, host.name)
+    disk = disk_folder(project, host, folder) / f"{host.name}.qcow2"
     guest = definitions.GuestDefinition(
         project=project, host=host.name, name=name, domain_type=domain_type, memory=memory,
-        vcpus=host.vcpus or 1, disk=str(folder / f"{host.name}.qcow2"), seed=str(folder / f"{host.name}.seed.img"),
+        vcpus=host.vcpus or 1, disk=str(disk), seed=str(folder / f"{host.name}.seed.img"),
         console_log=str(folder / f"{host.name}.console.log"), vnc_listen=conf.listen_address,
         vnc_password=vnc_password(host, warnings) or hypervisor.vnc_password(name) or secrets.token_urlsafe(6),
         vnc_port=5900 + host.vncdisplay if host.vncdisplay is not None else None,
@@ -126,7 +133,29 @@ def plan_host(project, host, conf, hypervisor, images, folder, domain_type):
     )
     if image.boot == "pv":
         guest.kernel, guest.initrd = pv_boot(host, conf, image)
-    return HostPlan(host, image, f"{host.name}.qcow2", capacity, guest, macs, warnings)
+    plan = HostPlan(host, image, disk.name, capacity, guest, macs, warnings, definitions.pool_name(project))
+    if disk.parent != folder:  # `filepath`: a volume of the project's pool for that folder
+        plan.volume, plan.pool = str(disk), definitions.location_pool_name(plan.pool, disk.parent)
+    return plan
+
+
+def disk_folder(project, host, folder):
+    """Where the host's disk lives: DIR/<project> for `filepath DIR`, the project's folder otherwise.
+
+    Nothing is made here: a folder that cannot be made is refused before the build starts."""
+    if not host.filepath:
+        return folder
+    if not os.path.isabs(host.filepath):
+        raise PlanError(f"{where(host)}host {host.name}: filepath {host.filepath!r} is not an absolute path")
+    wanted = Path(os.path.normpath(Path(host.filepath) / project))
+    if wanted == Path(os.path.normpath(folder)):
+        return folder
+    parent = existing_parent(wanted)
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        what = "is not a folder" if not parent.is_dir() else "is not writable"
+        raise PlanError(f"{where(host)}host {host.name}: filepath {host.filepath}: cannot make {wanted} "
+                        f"({parent} {what})")
+    return wanted
 
 
 def vnc_password(host, warnings):
@@ -162,22 +191,23 @@ def keyword_warnings(host, hypervisor, domain_type, image):
         warnings.append(f"{asked}: built as a {domain_type} guest on {hypervisor.driver}")
     if host.hvm and image.boot == "pv":
         warnings.append(f"hvm: template {image.name} has no boot loader, booted with the host's kernel")
-    if host.lvm or host.filepath:
-        warnings.append("lvm/filepath: the disk is a file in the projects folder on this host")
+    if host.lvm:
+        warnings.append("lvm: built as a file, LVM volumes are not supported yet")
     return warnings
 
 
 def check_free_space(plan, hypervisor):
-    wanted = max((h.spec.free_space or 0 for h in plan.hosts), default=0)
-    if not wanted:
-        return
-    free = hypervisor.free_bytes(plan.pool)
-    if free is None:
-        free = shutil.disk_usage(existing_parent(plan.folder)).free
-    if free < wanted:
-        host = next(h.spec for h in plan.hosts if (h.spec.free_space or 0) == wanted)
-        raise PlanError(f"{where(host)}host {host.name}: free_space {wanted // MiB} MiB wanted, "
-                        f"the storage has {free // MiB} MiB free")
+    """Each host's `free_space` on the storage its disk goes to."""
+    for host in sorted(plan.hosts, key=lambda h: -(h.spec.free_space or 0)):
+        wanted = host.spec.free_space or 0
+        if not wanted:
+            return
+        free = hypervisor.free_bytes(host.pool)
+        if free is None:
+            free = shutil.disk_usage(existing_parent(host.folder())).free
+        if free < wanted:
+            raise PlanError(f"{where(host.spec)}host {host.spec.name}: free_space {wanted // MiB} MiB wanted, "
+                            f"the storage has {free // MiB} MiB free")
 
 
 def existing_parent(path):

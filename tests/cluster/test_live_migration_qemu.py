@@ -141,7 +141,7 @@ def test_a_running_guest_moves_live_to_another_libvirtd_without_rebooting(pair, 
         assert source.domain_state(domain).state == "undefined"  # gone from left, not just stopped
         assert not source.project_objects("lab")  # nor its switch or pool (its disks stay, on the san)
         assert target.project_objects("lab").networks == ["lab.lan"]
-    assert (san / "projects" / "lab" / "web.qcow2").exists()
+    assert (san / "lab" / "lab" / "web.qcow2").exists()  # filepath {san}/lab: the disk is in <DIR>/<project>
 
     console = SerialConsole(pair.right.uri, domain)
     try:

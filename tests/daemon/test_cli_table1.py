@@ -127,7 +127,7 @@ def test_the_articles_listing_1_builds_unchanged_but_for_its_templates(libvirt_t
     shutil.copy(EXAMPLES / "ldaptest.mln", tmp_path)
     status, _, err = mln(capsys, "build", "-f", str(tmp_path / "ldaptest.mln"))
     assert status == 0, err
-    assert "lvm/filepath: the disk is a file in the projects folder" in err
+    assert "lvm: built as a file, LVM volumes are not supported yet" in err
 
 
 def test_a_language_error_in_build_is_reported_as_file_line_column(mln_conf, tmp_path, capsys):
