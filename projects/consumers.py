@@ -165,12 +165,12 @@ def _event_dicts(rows):
 
 # --- console --------------------------------------------------------------------------------
 
-# Daphne (Twisted) writes at most 128 KiB to a socket per turn of the event loop, and takes
+# Daphne (Twisted) writes at most SEND_LIMIT bytes to a socket per turn of the event loop, and takes
 # whatever an application sends with no back-pressure. A relay that reads faster than that
 # piles copies up in daphne's buffer (measured: twice the CPU, half the speed). So it
 # forwards one chunk, lets the loop turn until daphne has written it out, and meanwhile reads
 # the next one (one chunk ahead: reading only after the writes left turns with nothing to write).
-SERVER_WRITE_PER_TURN = 128 * 1024
+SERVER_WRITE_PER_TURN = 1024 * 1024  # mlnweb/asgi.py sets daphne's (Twisted's) limit to this
 CONNECT_TIMEOUT = 5
 
 
@@ -260,7 +260,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         while data := await self.display.next_chunk():
             await self.send(bytes_data=data)
             for _ in range(0, len(data), SERVER_WRITE_PER_TURN):
-                await asyncio.sleep(0)  # a turn of the loop: daphne writes 128 KiB of it
+                await asyncio.sleep(0)  # a turn of the loop: daphne writes SERVER_WRITE_PER_TURN of it
         # The close frame follows the data. Daphne (autobahn) drops a connection whose browser has
         # not answered a close within 1 s, so a slow browser may miss the last screen of a display
         # that hung up (its guest stopped): nothing a console needs.
