@@ -41,18 +41,24 @@ def site_on_test_driver(site_folder, transactional_db):
     site.stop()
 
 
+def upload_course(page, site, name, short_name, master, table, shot=None):
+    """The new-course form, filled and sent as an instructor would; waits for the course page."""
+    page.goto(f"{site.url}/courses/new/")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=short_name]", short_name)
+    page.set_input_files("input[name=master]", str(master))
+    page.set_input_files("input[name=table]", str(table))
+    if shot:
+        screenshot(page, shot)
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(rf"/courses/{short_name}/$"))
+
+
 def test_an_instructor_uploads_a_course_builds_it_and_watches_every_bar_reach_the_end(browser, site_on_test_driver):
     site, ada = site_on_test_driver, make_instructor()
     page = browser.new_page()
     log_in(page, site, ada)
-    page.goto(f"{site.url}/courses/new/")
-    page.fill("input[name=name]", "Operating systems")
-    page.fill("input[name=short_name]", "osb")
-    page.set_input_files("input[name=master]", str(DEMO / "oscourse.mln"))
-    page.set_input_files("input[name=table]", str(DEMO / "groups.csv"))
-    screenshot(page, "a1-upload")
-    page.click("main button[type=submit]")
-    page.wait_for_url(re.compile(r"/courses/osb/$"))
+    upload_course(page, site, "Operating systems", "osb", DEMO / "oscourse.mln", DEMO / "groups.csv", "a1-upload")
     for name in ("osb-1", "osb-2", "osb-3", "osb-4"):  # the preview: every group, its hosts and topology
         assert page.locator(f"td[data-project-name={name}]").count() == 1
     assert page.locator("svg.topology").count() == 4
@@ -90,13 +96,7 @@ def test_a_failed_build_keeps_its_bar_and_says_it_failed(browser, site_on_test_d
     (tmp_path / "groups.csv").write_text("seat\n1\n")
     page = browser.new_page()
     log_in(page, site, ada)
-    page.goto(f"{site.url}/courses/new/")
-    page.fill("input[name=name]", "Broken")
-    page.fill("input[name=short_name]", "broken")
-    page.set_input_files("input[name=master]", str(tmp_path / "broken.mln"))
-    page.set_input_files("input[name=table]", str(tmp_path / "groups.csv"))
-    page.click("main button[type=submit]")
-    page.wait_for_url(re.compile(r"/courses/broken/$"))
+    upload_course(page, site, "Broken", "broken", tmp_path / "broken.mln", tmp_path / "groups.csv")
     page.wait_for_selector("[data-progress-status]:has-text('Live')")
     page.click(".panel button[data-action=build]")
     label = page.wait_for_selector("td[data-progress-project].failed [data-progress-label]", timeout=60_000)
