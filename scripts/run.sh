@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make run` after set-up: Redis, libvirtd (or libvirt's test driver), migrations, the demo,
 # this service host's daemon and daphne on http://$HOST:$PORT/. Ctrl-C stops what this script
-# started: daphne, the daemon, and Redis if it was not running before. libvirtd is left
-# running: its guests (and other checkouts' guests) live in it.
+# started: daphne, the daemon, and Redis, virtlogd and libvirtd if they were not running before
+# (guests outlive libvirtd: qemu keeps them running, and libvirtd finds them again when it starts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,7 @@ export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
 mkdir -p "$VAR/redis" "$VAR/log"
 
 started_redis=
+started_libvirt=()
 pids=()
 stop() {
     trap - INT TERM EXIT
@@ -24,6 +25,7 @@ stop() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     if [ -n "$started_redis" ]; then redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; fi
+    for daemon in "${started_libvirt[@]}"; do pkill -x "$daemon" 2>/dev/null || true; done
 }
 trap stop INT TERM EXIT
 
@@ -41,8 +43,9 @@ fi
 # page says so in a banner (projects/banners.py reads it from the daemon's heartbeat).
 CONF=${MLN_CONF:-$VAR/mln.conf}
 if virsh -c qemu:///system uri >/dev/null 2>&1 || {
-        { pgrep -x virtlogd >/dev/null || virtlogd -d; } 2>/dev/null
-        { pgrep -x libvirtd >/dev/null || libvirtd -d; } 2>/dev/null
+        for daemon in virtlogd libvirtd; do
+            pgrep -x "$daemon" >/dev/null || { "$daemon" -d 2>/dev/null && started_libvirt=("$daemon" "${started_libvirt[@]}"); }
+        done
         for _ in $(seq 100); do virsh -c qemu:///system uri >/dev/null 2>&1 && break; sleep 0.1; done
         virsh -c qemu:///system uri >/dev/null 2>&1; }; then
     export MLN_CONF=$CONF
