@@ -7,6 +7,7 @@ meet no other test run's. Screenshots go to tests/artifacts/ (git-ignored).
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -134,7 +135,8 @@ def site_folder():
     # libvirt's qemu user must reach a real guest's files: not pytest's 0700 tmp.
     folder = Path(tempfile.mkdtemp(prefix="browser-", dir=ROOT / "var"))
     folder.chmod(0o755)
-    return folder
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
