@@ -90,6 +90,16 @@ def xml_of(thing):
         return None
 
 
+def stop_and_undefine(found):
+    """A network or pool stopped (destroy stops it, deleting nothing) and undefined; False when it was gone."""
+    if found is None:
+        return False
+    if found.isActive():
+        call(found.destroy)
+    call(found.undefine)
+    return True
+
+
 def call(method, *args):
     try:
         return method(*args)
@@ -299,13 +309,7 @@ class Hypervisor:
 
     def remove_network(self, name):
         """Stops and undefines the network; False when it was gone."""
-        found = lookup(self.conn.networkLookupByName, name)
-        if found is None:
-            return False
-        if found.isActive():
-            call(found.destroy)
-        call(found.undefine)
-        return True
+        return stop_and_undefine(lookup(self.conn.networkLookupByName, name))
 
     # --- domains ---------------------------------------------------------------------
 
@@ -432,13 +436,7 @@ class Hypervisor:
 
     def forget_pool(self, name):
         """Undefines a pool and leaves its volumes: they are on storage another host uses now."""
-        pool = lookup(self.conn.storagePoolLookupByName, name)
-        if pool is None:
-            return False
-        if pool.isActive():
-            call(pool.destroy)
-        call(pool.undefine)
-        return True
+        return stop_and_undefine(lookup(self.conn.storagePoolLookupByName, name))
 
 
 # Peer to peer, live, defined on the target, gone from the source: the article's move of a
