@@ -56,6 +56,29 @@ class MlnConf:
     san_path: Path | None = None                    # storage every service host reaches (live migration)
     transfer: Path = VAR_DIR / "transfer"           # a folder every daemon reaches (cold migration)
     migration_uri: str | None = None                # how other hosts' libvirtd reach this one (peer to peer)
+    # Host resources a course file may choose, only among what the administrator allows here
+    # (README "Cluster security"): a course file never picks a path, bridge or port on its own.
+    storage_roots: tuple = ()                       # folders under which `filepath DIR` may put disks
+    lvm_allow: tuple = ()                           # volume groups `lvm_vg` may name (besides lvm_vg)
+    bridge_allow: tuple = ()                        # host bridges a `bridge IFACE` switch may use
+    vncdisplay_range: tuple | None = None           # (first, last) displays `vncdisplay N` may pin
+    max_memory: int = 16 * 1024 * MiB               # per host
+    max_vcpus: int = 8                              # per host
+    max_disk: int = 256 * 1024 * MiB                # per host, the disk's virtual size
+    # Bounds of what one upload or command may make the web server or the command line do.
+    max_upload: int = 1 * MiB                       # one .mln file (master or include)
+    max_table_upload: int = 4 * MiB                 # the variable table, as uploaded
+    max_table_rows: int = 1000                      # groups of one course
+    max_table_columns: int = 100                    # variables of one table
+    max_value_length: int = 4096                    # characters of one variable's value, after expansion
+    max_expansion: int = 4 * MiB                    # characters of all variables' values of one project
+    max_statements: int = 50000                     # statements of one project after #include splicing
+    max_hosts: int = 1000                           # hosts of one project
+    max_course_hosts: int = 5000                    # hosts of all groups of one course
+    parse_cache_bytes: int = 64 * MiB               # source text the per-process parse cache keeps
+    expand_timeout: float = 60.0                    # seconds an upload's expansion may take
+    expand_memory: int = 1024 * MiB                 # address space of the process that expands an upload
+    console_buffer: int = 4 * MiB                   # bytes in flight per console, each direction
     statements: dict = field(default_factory=dict)  # every key -> list of values, as written
 
     @property
@@ -69,6 +92,15 @@ def parse_size(text):
     if not match:
         raise ValueError(f"not a size: {text!r}")
     return int(float(match[1]) * UNITS[match[2].upper()])
+
+
+def parse_range(text):
+    """`100-199` -> (100, 199); one number is a range of one."""
+    first, _, last = text.partition("-")
+    first, last = int(first), int(last or first)
+    if first < 0 or last < first:
+        raise ValueError(f"not a range of display numbers: {text!r}")
+    return first, last
 
 
 def conf_path():
@@ -120,9 +152,16 @@ CONVERTERS = {
     "nat_pool": ipaddress.IPv4Network, "kvm": lambda v: v.lower() in TRUE_WORDS,
     "cluster_secret": str, "heartbeat_interval": float, "heartbeat_ttl": float, "daemon_wait": float,
     "guest_memory": parse_size, "lvm_vg": str, "san_path": Path, "transfer": Path, "migration_uri": str,
+    "vncdisplay_range": lambda v: parse_range(v), "max_memory": parse_size, "max_vcpus": int,
+    "max_disk": parse_size, "max_upload": parse_size, "max_table_upload": parse_size, "max_table_rows": int,
+    "max_table_columns": int, "max_value_length": int, "max_expansion": parse_size, "max_statements": int,
+    "max_hosts": int, "max_course_hosts": int, "parse_cache_bytes": parse_size, "expand_timeout": float,
+    "expand_memory": parse_size, "console_buffer": parse_size,
 }
 # Keys that may repeat (Table 2 gives daemon_status_query twice); every value is kept, in order.
-REPEATED = {"daemon_allow", "daemon_status_query"}
+REPEATED = {"daemon_allow", "daemon_status_query", "storage_roots", "lvm_allow", "bridge_allow"}
+# Repeated keys whose words are folders: kept as resolved Paths.
+PATHS = {"storage_roots"}
 FIELD_OF = {"daemon_listen_address": "listen_address"}
 
 
@@ -133,7 +172,8 @@ def from_statements(path, statements):
         if key in CONVERTERS:
             values[FIELD_OF.get(key, key)] = convert(path, line, key, value)
     for key in REPEATED & seen.keys():
-        values[key] = tuple(word for value in seen[key] for word in value.split())
+        words = tuple(word for value in seen[key] for word in value.split())
+        values[key] = tuple(Path(w) for w in words) if key in PATHS else words
     return MlnConf(path=path, statements=seen, **values)
 
 
