@@ -26,7 +26,8 @@ TAG = uuid.uuid4().hex[:6]
 
 def common(workdir):
     return (f"cluster_secret bench-{TAG}\nheartbeat_interval 1\nheartbeat_ttl 5\ndaemon_wait 10\n"
-            f"transfer {workdir / 'transfer'}\nkernel {workdir / 'vmlinuz'}\nlibvirt_uri test:///default\n")
+            f"transfer {workdir / 'transfer'}\nkernel {workdir / 'vmlinuz'}\nlibvirt_uri test:///default\n"
+            "vncdisplay_range 300-399\n")  # the article's course pins display 300
 
 
 def setup(workdir):

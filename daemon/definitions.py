@@ -32,6 +32,11 @@ def pool_name(project):
     return f"mln.{project}"
 
 
+def project_of_pool(pool):
+    """The project of its own pool's name (not of a location pool's)."""
+    return pool.removeprefix("mln.")
+
+
 def location_pool_name(pool, folder):
     """The project's pool for disks in another folder (`filepath DIR`): `<pool>.<hash of the folder>`.
 

@@ -14,6 +14,11 @@ a volume of the project's pool for that folder (`location pools`, named
 `definitions.location_pool_name`): the project's pool's name stands for
 them all, so finding, removing and forgetting the project's storage by it
 includes them.
+
+A `dir` pool lists every file of its folder as a volume, whoever wrote it, so
+storage is never removed by the pool's listing: only volumes named by the
+caller are deleted, only in folders MLN made for the project
+(daemon/storage.py), and pools are only ever forgotten (undefined).
 """
 
 import ipaddress
@@ -24,7 +29,7 @@ from pathlib import Path
 
 import libvirt
 
-from . import definitions
+from . import definitions, storage
 
 # libvirt prints every error to stderr by default; we raise them instead.
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
@@ -39,6 +44,8 @@ STATES = {
     libvirt.VIR_DOMAIN_PMSUSPENDED: "paused",
 }
 UNDEFINED = "undefined"
+# getType() of the drivers whose running domains' XML gives the port of a display that runs.
+DISPLAY_DRIVERS = {"QEMU"}
 
 
 class HypervisorError(Exception):
@@ -88,6 +95,20 @@ def xml_of(thing):
         return thing.XMLDesc(0)
     except libvirt.libvirtError:
         return None
+
+
+def pool_folder(pool):
+    """The folder of a `dir` pool, None when the pool vanished since it was listed."""
+    xml = xml_of(pool)
+    return xml and definitions.pool_path_of(xml)
+
+
+def delete_volume(volume):
+    """libvirt deletes the volume (and, on qemu:///system, its file); the test driver keeps volumes in
+    memory and leaves a file of that name alone, so it goes here too: the same end on both."""
+    path = call(volume.path)
+    call(volume.delete, 0)
+    Path(path).unlink(missing_ok=True)
 
 
 def stop_and_undefine(found):
@@ -178,11 +199,11 @@ class Hypervisor:
 
     def ensure_overlay(self, pool_name, volume, capacity, backing_path, backing_format):
         """`volume`: a name in the pool, or the path of a disk elsewhere (`filepath`): then a
-        volume of the project's pool for that folder, made with its folder when missing."""
+        volume of the project's pool for that folder, made (and marked) with its folder when missing."""
         if os.path.isabs(volume):
             folder, volume = os.path.split(volume)
             location = definitions.location_pool_name(pool_name, folder)
-            Path(folder).mkdir(parents=True, exist_ok=True)  # the test driver's pool.build makes nothing
+            storage.make(folder, definitions.project_of_pool(pool_name))
             self.ensure_pool(location, folder)
             pool_name = location
         pool = call(self.conn.storagePoolLookupByName, pool_name)
@@ -198,8 +219,7 @@ class Hypervisor:
         for pool in call(self.conn.listAllStoragePools, 0):
             if not pool.name().startswith(pool_name + "."):
                 continue
-            xml = xml_of(pool)
-            folder = xml and definitions.pool_path_of(xml)
+            folder = pool_folder(pool)
             if folder and definitions.location_pool_name(pool_name, folder) == pool.name():
                 found.append(pool)
         return sorted(found, key=lambda p: p.name())
@@ -232,42 +252,44 @@ class Hypervisor:
         return call(found[1].path)
 
     def remove_volume(self, pool_name, volume):
-        """Deletes the volume; a location pool left empty goes too, with its folder."""
+        """Deletes the volume when its folder is one MLN made for the project; a location pool
+        left with no other volume is forgotten, and its folder goes when only its marker is left."""
         found = self.find_volume(pool_name, volume)
         if found is None:
             return False
         pool, found = found
-        call(found.delete, 0)
-        if pool.name() != pool_name and not call(pool.listVolumes):
-            self._remove_pool(pool)
+        folder, project = pool_folder(pool), definitions.project_of_pool(pool_name)
+        if not storage.marked(folder, project):
+            return False
+        delete_volume(found)
+        if pool.name() != pool_name and not set(call(pool.listVolumes)) - {storage.MARKER}:
+            stop_and_undefine(pool)
+            storage.remove(folder, project)
         return True
 
-    def remove_pool(self, name):
-        """Deletes every volume, the folder (when empty) and the pool, and the same for the
-        project's location pools (`filepath`); False when all were gone."""
-        pools = self.project_pools(name)
-        for pool in pools:
-            self._remove_pool(pool)
-        return bool(pools)
+    def remove_pools(self, pool_name, volumes):
+        """Deletes the named volumes of each of the project's pools whose folder MLN made for it, then
+        forgets every one of those pools; returns their folders for the caller to tidy.
 
-    def _remove_pool(self, pool):
-        xml = xml_of(pool)
-        folder = xml and definitions.pool_path_of(xml)
-        if pool.isActive():
-            call(pool.refresh, 0)
-            for volume in call(pool.listAllVolumes, 0):
-                call(volume.delete, 0)
-            call(pool.destroy)
-        try:
-            pool.delete(0)
-        except libvirt.libvirtError:
-            pass  # the folder holds files of ours (seeds, logs): the caller removes them
-        call(pool.undefine)
-        if folder:
-            try:
-                os.rmdir(folder)  # the test driver's pool.delete leaves it; a folder with files stays
-            except OSError:
-                pass
+        Never a pool's own delete, nor "every volume of the pool": libvirt lists every file of a `dir`
+        pool's folder as a volume, whoever wrote it."""
+        project, folders = definitions.project_of_pool(pool_name), []
+        for pool in self.project_pools(pool_name):
+            folder = pool_folder(pool)
+            if folder and storage.marked(folder, project):
+                self._delete_volumes(pool, volumes)
+            stop_and_undefine(pool)
+            folders.append(folder)
+        return folders
+
+    def _delete_volumes(self, pool, names):
+        if not pool.isActive():
+            call(pool.create, 0)
+        call(pool.refresh, 0)
+        for name in names:
+            found = lookup(pool.storageVolLookupByName, name)
+            if found is not None:
+                delete_volume(found)
 
     # --- networks -------------------------------------------------------------------
 
@@ -377,7 +399,17 @@ class Hypervisor:
         state, max_kib, _mem, _vcpus, _time = call(domain.info)
         xml = call(domain.XMLDesc, 0)
         return DomainState(name, STATES.get(state, "unknown"), max_kib * 1024,
-                           definitions.vnc_port_of(xml), definitions.macs_of(xml))
+                           self._display_port(domain, xml), definitions.macs_of(xml))
+
+    def _display_port(self, domain, xml):
+        """The port of the VNC display the hypervisor runs for this domain, else None. The console
+        relay connects to it (projects/consumers.py), so it must be a display that exists: a domain
+        that is not running has none, and the test driver runs none at all (its XML says back the
+        port that was defined, so a course's `vncdisplay` would name any local port). Only drivers
+        known to run what their live XML names are believed."""
+        if self.driver not in DISPLAY_DRIVERS or not call(domain.isActive):
+            return None
+        return definitions.vnc_port_of(xml)
 
     def project_objects(self, project):
         objects = ProjectObjects()
@@ -390,7 +422,7 @@ class Hypervisor:
         for pool in self.project_pools(definitions.pool_name(project)):
             objects.pools.append(pool.name())
             if pool.isActive():
-                objects.volumes += call(pool.listVolumes)
+                objects.volumes += [v for v in call(pool.listVolumes) if v != storage.MARKER]
         objects.volumes.sort()
         objects.domains.sort()
         objects.networks.sort()

@@ -13,7 +13,6 @@ made for the next run to adopt or `mln remove` to delete.
 """
 
 import logging
-import shutil
 from functools import partial
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from projects.lang.spec import ProjectSpec
 from projects.models import Build
 
 from . import conf as mlnconf
-from . import chains, definitions, guestconfig, records
+from . import chains, definitions, guestconfig, records, storage
 from .events import EventLog
 from .export import ArchiveError
 from .hypervisor import Hypervisor, HypervisorError
@@ -48,7 +47,8 @@ REMOVED = ("removed", "already gone")
 STARTED = ("started", "already running")
 STOPPED = ("stopped", "already stopped")
 
-EXPECTED = (JobError, ArchiveError, PlanError, HypervisorError, guestconfig.GuestConfigError, mlnconf.ConfError, OSError)
+EXPECTED = (JobError, ArchiveError, PlanError, HypervisorError, guestconfig.GuestConfigError, mlnconf.ConfError,
+            storage.FolderError, OSError)
 
 
 class Job:
@@ -94,14 +94,17 @@ class Job:
 
     def hosts(self):
         """This service host's hosts, or the one named with -h."""
-        home = self.build.service_host
-        default = self.build.options.get("default_service_host", home)
-        hosts = [h for h in self.spec.hosts.values() if (h.service_host or default) == home]
+        hosts = [h for h in self.spec.hosts.values() if self.is_here(h)]
         if self.build.host_name:
             hosts = [h for h in hosts if h.name == self.build.host_name]
             if not hosts:
-                raise JobError(f"project {self.spec.name} has no host {self.build.host_name} on {home}")
+                raise JobError(f"project {self.spec.name} has no host {self.build.host_name} on "
+                               f"{self.build.service_host}")
         return hosts
+
+    def is_here(self, host):
+        home = self.build.service_host
+        return (host.service_host or self.build.options.get("default_service_host", home)) == home
 
     def domain(self, host):
         return definitions.object_name(self.spec.name, host.name)
@@ -132,7 +135,8 @@ def build_plan(job, plan, before_hosts=()):
     for host in plan.hosts:
         for warning in host.warnings:
             job.warn(host.spec.name, warning)
-    job.step("storage", "", partial(ensure_storage, job, plan), undo=partial(remove_storage, job))
+    job.step("storage", "", partial(ensure_storage, job, plan),
+             undo=partial(remove_storage, job, [h.spec.name for h in plan.hosts]))
     for step in before_hosts:
         job.step(*step)
     for network in plan.networks:
@@ -153,17 +157,35 @@ def build_host(job, plan, host):
 
 
 def ensure_storage(job, plan):
-    made_folder = not plan.folder.exists()
-    plan.folder.mkdir(parents=True, exist_ok=True)
+    made_folder = storage.make(plan.folder, job.spec.name)
     return job.hv.ensure_pool(plan.pool, str(plan.folder)) or made_folder
 
 
-def remove_storage(job):
-    folder = job.folder()
-    had_folder = folder.exists()
-    removed = job.hv.remove_pool(definitions.pool_name(job.spec.name))
-    shutil.rmtree(folder, ignore_errors=True)
-    return removed or had_folder
+def remove_storage(job, hosts=None):
+    """Only what MLN made: the volumes and files of `hosts` (by default every host of the project
+    here), by name, in folders it marked for the project; the pools are forgotten, and a folder
+    goes only once nothing else is in it."""
+    project, hosts = job.spec.name, host_names(job) if hosts is None else hosts
+    folders = job.hv.remove_pools(definitions.pool_name(project), [f"{h}.qcow2" for h in hosts])
+    removed = bool(folders)
+    for folder in dict.fromkeys([job.folder(), *(Path(f) for f in folders if f)]):
+        gone, left = storage.remove(folder, project, host_files(hosts))
+        removed |= gone
+        if left:
+            job.warn("", f"kept {folder}: it holds files this removal does not name ({', '.join(left[:5])})")
+    return removed
+
+
+def host_names(job):
+    """The hosts of the project on this service host: the spec's, and any domain libvirt still has."""
+    prefix = definitions.object_name(job.spec.name, "")
+    found = {d.removeprefix(prefix) for d in job.hv.project_objects(job.spec.name).domains}
+    return sorted(found | {h.name for h in job.spec.hosts.values() if job.is_here(h)})
+
+
+def host_files(hosts):
+    """Every file a build or an import makes for a host: disk, seed, serial log, imported base."""
+    return [f"{h}{suffix}" for h in hosts for suffix in (".qcow2", ".seed.img", ".console.log", ".base.qcow2")]
 
 
 def write_seed(job, host):

@@ -7,9 +7,12 @@ the most memory left that still fits them: groups of a course spread over
 the daemons, the least loaded first.
 
 Memory left on a daemon: what it offers to guests (mln.conf `guest_memory`,
-else libvirt's free memory) less the memory of hosts already placed on it
-(with libvirt's free memory, only those not running: running ones are
-already out of it), less what this round placed.
+else libvirt's free memory) less the memory of the hosts of built projects
+already placed on it (with libvirt's free memory, only those not running:
+running ones are already out of it), less what this round placed. A project
+never built holds nothing: a draft asking absurd memory blocks no one. A
+host asking more than a daemon could ever offer (`guest_memory`, else all of
+its memory) is refused outright.
 
 The choice is written into the project's spec (each host's `service_host`,
 so every later job finds its host where it is) and into its Host rows.
@@ -33,6 +36,7 @@ class Daemon:
     service_host: str
     offered: int        # bytes for guests
     placed: int = 0     # bytes of hosts already placed here
+    capacity: int = 0   # bytes it could ever give guests
 
     @property
     def left(self):
@@ -45,16 +49,18 @@ def daemons_from(live, projects=()):
     from projects.choices import HostState, ProjectState
     from projects.models import Host
 
+    built = (ProjectState.BUILT, ProjectState.RUNNING, ProjectState.STOPPED)
     rows = []
     for name, facts in sorted(live.items()):
-        hosts = Host.objects.filter(service_host=name).exclude(project__state=ProjectState.REMOVED)
+        hosts = Host.objects.filter(service_host=name, project__state__in=built)
         hosts = hosts.exclude(project__in=[p.pk for p in projects if p.pk])
         if facts.get("guest_memory"):
             offered = facts["guest_memory"]
         else:
             offered = facts.get("free_memory") or 0
             hosts = hosts.exclude(state=HostState.RUNNING)
-        rows.append(Daemon(name, offered, hosts.aggregate(total=Sum("memory"))["total"] or 0))
+        capacity = facts.get("guest_memory") or facts.get("memory") or offered
+        rows.append(Daemon(name, offered, hosts.aggregate(total=Sum("memory"))["total"] or 0, capacity))
     return rows
 
 
@@ -66,8 +72,17 @@ def unplaced(project):
     return [h for h in project.spec.get("hosts", {}).values() if not h.get("service_host")]
 
 
+def check_capacity(daemon, need, asking):
+    if need > daemon.capacity:
+        raise PlacementError(f"{asking} {need // MiB} MiB of memory, more than {daemon.service_host} could ever "
+                             f"offer ({daemon.capacity // MiB} MiB)")
+
+
 def choose(daemons, need, project_name):
     fitting = [d for d in daemons if d.left >= need]
+    if daemons and all(need > d.capacity for d in daemons):
+        best = max(daemons, key=lambda d: d.capacity)
+        check_capacity(best, need, f"project {project_name}: its hosts without a service_host together ask")
     if not fitting:
         best = max(daemons, key=lambda d: d.left, default=None)
         where = f"; the most is {best.left // MiB} MiB on {best.service_host}" if best else ""
@@ -84,8 +99,10 @@ def place(projects, live, conf):
     by_name = {d.service_host: d for d in daemons}
     for project in projects:  # hosts the files pin weigh on their daemons first
         for host in project.spec.get("hosts", {}).values():
-            if host.get("service_host") in by_name:
-                by_name[host["service_host"]].placed += host_memory(host, conf)
+            daemon = by_name.get(host.get("service_host"))
+            if daemon:
+                check_capacity(daemon, host_memory(host, conf), f"project {project.name}: host {host['name']} asks")
+                daemon.placed += host_memory(host, conf)
     chosen = {}
     for project in projects:
         hosts = unplaced(project)

@@ -7,6 +7,12 @@ host an overlay, a guest configuration seed and a domain. Every check that
 can refuse a build (unknown template, no kernel for a `pv` template, a
 `filepath` that cannot be made, too little free space) happens here, so a
 refused build has created nothing.
+
+A course file never chooses a host resource on its own: folders (`filepath`,
+`lvm_vg`), bridges and VNC displays must be among those mln.conf allows, and
+memory, vcpus and disk sizes within its maximums (`resource_problems`, which
+the portal also runs at upload). A folder the project's files would go to
+must be one MLN made for that project (daemon/storage.py), or not exist yet.
 """
 
 import os
@@ -15,7 +21,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import definitions
+from . import definitions, storage
 from .conf import MiB
 
 # Tiny guests hang in early boot with 64 MiB (docs/hypervisor-notes.md).
@@ -71,13 +77,114 @@ def where(host):
 def plan_project(spec, conf, hypervisor, images, hosts=None):
     """`hosts`: the HostSpecs this service host builds (all of them by default)."""
     hosts = list(spec.hosts.values()) if hosts is None else hosts
-    folder = Path(conf.projects) / spec.name
+    refuse(problems_of(spec, hosts, switches_used(spec, hosts), conf))
+    folder = project_folder(spec.name, conf)
     plan = ProjectPlan(spec.name, definitions.pool_name(spec.name), folder)
     plan.networks = plan_networks(spec, hosts, conf, hypervisor)
     domain_type = hypervisor.domain_type(conf.kvm)
     plan.hosts = [plan_host(spec.name, host, conf, hypervisor, images, folder, domain_type) for host in hosts]
     check_free_space(plan, hypervisor)
     return plan
+
+
+def refuse(problems):
+    if problems:
+        raise PlanError("\n".join(problems))
+
+
+def project_folder(project, conf):
+    """conf.projects/<project>; an existing folder must be one MLN made for this project."""
+    if project in ("", ".", "..") or Path(project).name != project:
+        raise PlanError(f"project name {project!r} cannot name a folder")
+    folder = Path(conf.projects) / project
+    if folder.exists() and not storage.marked(folder, project):
+        raise PlanError(f"project {project}: {storage.not_ours(folder, project)}")
+    return folder
+
+
+# --- what mln.conf allows a course file to ask of the host ------------------------------
+
+
+def resource_problems(spec, conf):
+    """Every host resource and size the project asks beyond what mln.conf allows, as
+    "file:line:col: message" lines (no libvirt, no folder is looked at): the portal calls it
+    at upload, and `plan_project` again at build with the daemon's own mln.conf."""
+    return problems_of(spec, list(spec.hosts.values()), list(spec.switches.values()), conf)
+
+
+def problems_of(spec, hosts, switches, conf):
+    problems = [f"{where(host)}host {host.name}: {problem}" for host in hosts
+                for problem in host_problems(spec.name, host, conf)]
+    return problems + [f"{where(switch)}switch {switch.name}: {problem}" for switch in switches
+                       for problem in switch_problems(switch, conf)]
+
+
+def host_problems(project, host, conf):
+    problems = [above(conf, "memory", host.memory, "max_memory", conf.max_memory, mib),
+                above(conf, "size", host.size, "max_disk", conf.max_disk, mib),
+                above(conf, "vcpus", host.vcpus, "max_vcpus", conf.max_vcpus, str),
+                display_problem(host, conf), lvm_problem(host, conf), filepath_problem(project, host, conf)]
+    return [problem for problem in problems if problem]
+
+
+def above(conf, key, value, limit_key, limit, shown):
+    if value is not None and value > limit:
+        return f"{key} {shown(value)} is above {limit_key} {shown(limit)} of {conf.path}"
+    return None
+
+
+def mib(size):
+    return f"{size // MiB} MiB"
+
+
+def display_problem(host, conf):
+    """A pinned display is a host port: only from the range the administrator set aside."""
+    if host.vncdisplay is None:
+        return None
+    if conf.vncdisplay_range is None:
+        return f"vncdisplay {host.vncdisplay}: {conf.path} sets no vncdisplay_range, so no display may be pinned"
+    first, last = conf.vncdisplay_range
+    if not first <= host.vncdisplay <= last:
+        return f"vncdisplay {host.vncdisplay} is outside vncdisplay_range {first}-{last} of {conf.path}"
+    return None
+
+
+def lvm_problem(host, conf):
+    allowed = {conf.lvm_vg, *conf.lvm_allow} - {None}
+    if host.lvm_vg is None or host.lvm_vg in allowed:
+        return None
+    return f"lvm_vg {host.lvm_vg} is not a volume group {conf.path} allows (lvm_vg, lvm_allow)"
+
+
+def filepath_problem(project, host, conf):
+    """`filepath DIR` may only put disks under a folder of storage_roots (or san_path)."""
+    if not host.filepath:
+        return None
+    if not os.path.isabs(host.filepath):
+        return f"filepath {host.filepath!r} is not an absolute path"
+    wanted = Path(os.path.normpath(Path(host.filepath) / project))
+    if wanted == Path(os.path.normpath(Path(conf.projects) / project)) or under_roots(wanted, storage_roots(conf)):
+        return None
+    return f"filepath {host.filepath} is not under a folder of storage_roots of {conf.path}"
+
+
+def storage_roots(conf):
+    """Where `filepath` may put disks: storage_roots, and san_path (the administrator set it too)."""
+    return [Path(root) for root in (*conf.storage_roots, conf.san_path) if root]
+
+
+def under_roots(path, roots):
+    """Strictly below one of the roots: a root itself is the administrator's, never a project's."""
+    return any(path != root and path.is_relative_to(root) for root in roots)
+
+
+def switch_problems(switch, conf):
+    if switch.bridge and switch.bridge not in conf.bridge_allow:
+        return [f"bridge {switch.bridge} is not in bridge_allow of {conf.path}"]
+    return []
+
+
+# --- what libvirt will make ---------------------------------------------------------------
 
 
 def switches_used(spec, hosts):
@@ -120,7 +227,7 @@ def plan_host(project, host, conf, hypervisor, images, folder, domain_type):
     capacity = disk_capacity(host, conf, image, warnings)
     macs = {i.name: definitions.mac_address(project, host.name, i.name) for i in host.interfaces if i.switch}
     name = definitions.object_name(project, host.name)
-    disk = disk_folder(project, host, folder) / f"{host.name}.qcow2"
+    disk = disk_folder(project, host, conf, folder) / f"{host.name}.qcow2"
     guest = definitions.GuestDefinition(
         project=project, host=host.name, name=name, domain_type=domain_type, memory=memory,
         vcpus=host.vcpus or 1, disk=str(disk), seed=str(folder / f"{host.name}.seed.img"),
@@ -139,17 +246,21 @@ def plan_host(project, host, conf, hypervisor, images, folder, domain_type):
     return plan
 
 
-def disk_folder(project, host, folder):
+def disk_folder(project, host, conf, folder):
     """Where the host's disk lives: DIR/<project> for `filepath DIR`, the project's folder otherwise.
 
     Nothing is made here: a folder that cannot be made is refused before the build starts."""
     if not host.filepath:
         return folder
-    if not os.path.isabs(host.filepath):
-        raise PlanError(f"{where(host)}host {host.name}: filepath {host.filepath!r} is not an absolute path")
     wanted = Path(os.path.normpath(Path(host.filepath) / project))
     if wanted == Path(os.path.normpath(folder)):
         return folder
+    # The words were checked (resource_problems); the folder they lead to, through any link, is checked here.
+    if not under_roots(wanted.resolve(), [root.resolve() for root in storage_roots(conf)]):
+        raise PlanError(f"{where(host)}host {host.name}: filepath {host.filepath}: {wanted} leads to "
+                        f"{wanted.resolve()}, not under a folder of storage_roots of {conf.path}")
+    if wanted.exists() and not storage.marked(wanted, project):
+        raise PlanError(f"{where(host)}host {host.name}: filepath {host.filepath}: {storage.not_ours(wanted, project)}")
     parent = existing_parent(wanted)
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         what = "is not a folder" if not parent.is_dir() else "is not writable"

@@ -2,6 +2,7 @@
 
 import hashlib
 import subprocess
+import tempfile
 
 import pytest
 
@@ -39,11 +40,13 @@ def write(path, **values):
 
 
 def content(path):
-    """The sha256 of what a disk holds, whatever its format and backing chain."""
-    raw = f"{path}.raw"
-    subprocess.run(["qemu-img", "convert", "-U", "-O", "raw", str(path), raw], check=True)
-    with open(raw, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+    """The sha256 of what a disk holds, whatever its format and backing chain (converted outside the
+    disk's folder: a file of the test's there would keep the daemon from removing the folder)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        raw = f"{scratch}/disk.raw"
+        subprocess.run(["qemu-img", "convert", "-U", "-O", "raw", str(path), raw], check=True)
+        with open(raw, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 @pytest.fixture
@@ -152,12 +155,14 @@ def test_a_new_host_without_service_host_joins_the_project_and_an_unchanged_file
     assert not upgrade.plan_upgrade(project, spec, conf.load(), {}, {})
 
 
-def test_a_course_offers_the_plan_of_its_new_version(db, django_user_model):
+def test_a_course_offers_the_plan_of_its_new_version(db, django_user_model, tmp_path, monkeypatch):
     from projects.courses import CourseInputs
     from projects.models import Course
 
     from ..projects.conftest import OSCOURSE, table_bytes
 
+    (tmp_path / "mln.conf").write_text("vncdisplay_range 300-399\n")  # the article's course pins display 300
+    monkeypatch.setenv("MLN_CONF", str(tmp_path / "mln.conf"))
     owner = django_user_model.objects.create_user("teacher")
     course = Course(name="OS", short_name="os", owner=owner)
     table = table_bytes(["gnum", "userpasswd", "rpasswd", "vncpasswd"], ["01", "a" * 16, "b" * 16, "c" * 16])

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
+from daemon import conf as mlnconf
 from daemon import dispatch, heartbeat, placement
-from projects.choices import BuildStatus
+from projects.choices import BuildStatus, ProjectState
 from projects.cli import main
 from projects.courses import expand_course
 from projects.models import Host, Project
@@ -57,9 +58,10 @@ def test_a_pinned_host_goes_to_its_daemon_and_the_least_loaded_daemon_takes_the_
 
 
 def test_no_daemon_with_enough_memory_is_a_clear_error(cluster, templates):
-    cluster.start("alpha", extra="guest_memory 300M\n")
+    alpha = cluster.start("alpha", extra="guest_memory 300M\n")
     projects = course_projects(2)
-    with pytest.raises(placement.PlacementError, match=r"no live daemon has 384 MiB left for its hosts; the most is 300 MiB on alpha"):
+    with pytest.raises(placement.PlacementError, match=rf"project oscourse-1: its hosts without a service_host together "
+                                                       rf"ask 384 MiB of memory, more than {alpha} could ever offer \(300 MiB\)"):
         placement.place(projects, heartbeat.live(cluster.redis), cluster.conf)
 
 
@@ -88,3 +90,50 @@ def test_mln_build_places_unpinned_hosts_on_a_live_daemon_and_a_rebuild_keeps_th
     project.refresh_from_db()
     assert project.spec["hosts"]["solo"]["service_host"] == beta
     assert {b.options["service_host"] for b in project.builds.all()} == {beta}
+
+
+# --- only built projects hold memory; no host may ask more than a daemon could ever offer --------
+
+
+def pinned_draft(name, service_host, memory, state=ProjectState.NEW):
+    """A project saved (as an upload or a failed build leaves it) whose one host is pinned."""
+    spec = {"name": name, "global_settings": {}, "switches": {},
+            "hosts": {"big": {"name": "big", "template": "tiny", "memory": memory, "service_host": service_host}}}
+    project = Project.objects.create(name=name, source_name=f"{name}.mln", source="", spec=spec, state=state)
+    Host.objects.bulk_create(r for r in project.derived_rows() if isinstance(r, Host))
+    return project
+
+
+def test_a_pinned_project_never_built_does_not_block_other_builds(cluster, templates):
+    alpha = cluster.start("alpha", extra="guest_memory 1G\n")
+    for state in (ProjectState.NEW, ProjectState.FAILED, ProjectState.REMOVED):
+        pinned_draft(f"huge-{state}", alpha, 999999 << 30, state)
+    projects = course_projects(2)
+    builds = dispatch.follow(dispatch.build_projects(projects, cluster.conf), cluster.conf)
+    assert [b.status for b in builds] == [BuildStatus.SUCCEEDED] * 2, [b.error for b in builds]
+
+
+@pytest.mark.parametrize("state", [ProjectState.BUILT, ProjectState.RUNNING, ProjectState.STOPPED])
+def test_the_hosts_of_built_projects_hold_their_memory(db, state):
+    pinned_draft("built", "alpha", 768 << 20, state)
+    live = {"alpha": {"guest_memory": 1 << 30, "memory": 4 << 30}}
+    with pytest.raises(placement.PlacementError, match=r"384 MiB left for its hosts; the most is 256 MiB on alpha"):
+        placement.place(course_projects(1), live, mlnconf.load())
+
+
+def test_a_pinned_host_asking_more_than_its_daemon_could_ever_offer_is_refused(db):
+    project = pinned_draft("huge", "alpha", 999999 << 30)
+    live = {"alpha": {"guest_memory": None, "memory": 4 << 30, "free_memory": 3 << 30}}
+    with pytest.raises(placement.PlacementError) as refused:
+        placement.place([project], live, mlnconf.load())
+    assert str(refused.value) == ("project huge: host big asks 1023998976 MiB of memory, more than alpha could "
+                                  "ever offer (4096 MiB)")
+
+
+def test_unpinned_hosts_asking_more_than_any_daemon_could_ever_offer_are_refused(db):
+    projects = course_projects(1)
+    live = {"alpha": {"guest_memory": 256 << 20}, "beta": {"guest_memory": 300 << 20}}
+    with pytest.raises(placement.PlacementError) as refused:
+        placement.place(projects, live, mlnconf.load())
+    assert str(refused.value) == (f"project {projects[0].name}: its hosts without a service_host together ask "
+                                  "384 MiB of memory, more than beta could ever offer (300 MiB)")

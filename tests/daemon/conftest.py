@@ -37,6 +37,7 @@ def mln_conf(tmp_path, monkeypatch):
         f"kernel {kernel}\n"
         f"initrd {tmp_path / 'initrd.img'}\n"
         "nat_pool 10.250.0.0/16\n"
+        "vncdisplay_range 0-99\n"  # courses may pin displays 0-99 (5900-5999); none without it
     )
     monkeypatch.setenv("MLN_CONF", str(path))
     return mlnconf.load()

@@ -179,7 +179,7 @@ def test_a_real_mln_build_killed_half_way_is_finished_by_the_next_one(lab):
     assert objects.pools == ["mln.ldaptest"]
     assert [v for v in objects.volumes if v.endswith(".qcow2")] == ["ldapclient.qcow2", "ldapserver.qcow2"]
     assert sorted(p.name for p in (lab.projects / "ldaptest").iterdir()) == [
-        "ldapclient.qcow2", "ldapclient.seed.img", "ldapserver.qcow2", "ldapserver.seed.img"]
+        ".mln-project", "ldapclient.qcow2", "ldapclient.seed.img", "ldapserver.qcow2", "ldapserver.seed.img"]
     assert [n for n in virsh("net-list", "--all", "--name").split() if "ldaptest" in n] == ["ldaptest.LDAPlan"]
 
 

@@ -1,7 +1,10 @@
 """Where a host's disk lives: `filepath DIR` puts it in DIR/<project>, through a pool of its own."""
 
+from pathlib import Path
+
 import pytest
 
+from daemon import conf as mlnconf
 from daemon import definitions
 from projects.choices import Action, BuildStatus, EventLevel
 
@@ -12,6 +15,14 @@ from .test_export import materialize_disks
 
 def pool_path(hypervisor, name):
     return definitions.pool_path_of(hypervisor.conn.storagePoolLookupByName(name).XMLDesc(0))
+
+
+@pytest.fixture
+def mln_conf(mln_conf, tmp_path):
+    """The test's mln.conf, with the test's folder as a storage root: every filepath here is under it."""
+    path = Path(mln_conf.path)
+    path.write_text(path.read_text() + f"storage_roots {tmp_path}\n")
+    return mlnconf.load()
 
 
 @pytest.fixture
@@ -97,8 +108,7 @@ def test_export_reads_the_disk_where_it_lives_and_import_builds_it_there(libvirt
     assert (folder / "ldapserver.qcow2").is_file() and (folder / "ldapclient.qcow2").is_file()
     assert run(project, Action.REMOVE, mln_conf).status == BuildStatus.SUCCEEDED
     assert not libvirt_test.project_objects("ldaptest")
-    (disks / "ldaptest" / "ldapserver.qcow2").unlink()  # qemu:///system deletes it with the volume
-    (disks / "ldaptest").rmdir()
+    assert not (disks / "ldaptest").exists()  # the disk file MLN made went with its volume, then the folder
     imported = run(project, Action.IMPORT, mln_conf, directory=str(folder))
     assert imported.status == BuildStatus.SUCCEEDED, imported.error
     assert libvirt_test.disk_path("ldaptest.ldapserver") == str(disks / "ldaptest" / "ldapserver.qcow2")
