@@ -9,11 +9,12 @@ from django import forms
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 
-from .models import Template, TemplateError, inspect_image, templates_dir
+from .models import Template, TemplateError, image_limits, inspect_image, templates_dir
 
 
 class TemplateUploadForm(forms.ModelForm):
-    upload = forms.FileField(help_text="a raw or qcow2 image; its format is read from its content")
+    upload = forms.FileField(help_text="a qcow2 image that stands alone (no backing file), or a raw filesystem "
+                                       "or disk image; its format is read from its content")
 
     class Meta:
         model = Template
@@ -40,9 +41,8 @@ class TemplateUploadForm(forms.ModelForm):
             raise forms.ValidationError({"name": f"another template's image is already stored as {name!r}"})
         try:
             self.instance.format, self.instance.virtual_size, self.instance.sha256 = self._inspect(upload)
-        except TemplateError as exc:
-            # The message names a temporary file; the user knows their upload by its name.
-            raise forms.ValidationError({"upload": str(exc).split(": ", 1)[-1]})
+        except TemplateError as exc:  # also a broken mln.conf: one line on the form, never a 500
+            raise forms.ValidationError({"upload": str(exc)})
         self.instance.name = cleaned["name"]
         return cleaned
 
@@ -54,14 +54,26 @@ class TemplateUploadForm(forms.ModelForm):
 
     @staticmethod
     def _inspect(upload):
+        limits = image_limits()
+        if upload.size > limits.max_file:
+            raise TemplateError(f"{upload.name}: {upload.size} bytes is above max_template ({limits.max_file} "
+                                "bytes) of mln.conf")
         if hasattr(upload, "temporary_file_path"):
-            return inspect_image(upload.temporary_file_path())
-        # Small uploads stay in memory; qemu-img needs a file.
+            return inspect_upload(upload, upload.temporary_file_path(), limits)
+        # Small uploads stay in memory; qemu-img and blkid need a file.
         with tempfile.NamedTemporaryFile(suffix=".upload") as f:
             for chunk in upload.chunks():
                 f.write(chunk)
             f.flush()
-            return inspect_image(f.name)
+            return inspect_upload(upload, f.name, limits)
+
+
+def inspect_upload(upload, path, limits):
+    try:
+        return inspect_image(path, limits)
+    except TemplateError as exc:
+        # The message names a temporary file; the user knows their upload by its name.
+        raise TemplateError(str(exc).replace(str(path), Path(upload.name).name)) from exc
 
 
 def store_upload(upload, name):

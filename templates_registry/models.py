@@ -1,14 +1,11 @@
 """VM template images: the disks that hosts' overlays are cloned from.
 
 A host's `template NAME` names a row here. The row records what the file is,
-read from its content (`qemu-img info`), and its SHA-256, so a daemon can tell
+read from its content with an explicit format (images.py: qcow2 standing
+alone, or raw that looks like a disk), and its SHA-256, so a daemon can tell
 that the file it clones is the one that was registered.
 """
 
-import hashlib
-import json
-import os
-import subprocess
 from pathlib import Path
 
 from django.conf import settings
@@ -16,10 +13,12 @@ from django.db import models
 from django.utils import timezone
 
 from .choices import BootMode, ImageFormat
+from .images import ImageError, ImageLimits, file_sha256, inspect, limits_from_conf
 
+__all__ = ["Template", "TemplateError", "inspect_image", "image_limits", "file_sha256", "templates_dir"]
 
-class TemplateError(Exception):
-    """A file that cannot be registered, said in one line."""
+# Callers name the error of a file that cannot be registered by its old name.
+TemplateError = ImageError
 
 
 def templates_dir():
@@ -27,35 +26,20 @@ def templates_dir():
     return Path(settings.VAR_DIR) / "templates"
 
 
-def inspect_image(path):
+def image_limits(conf=None):
+    """The bounds of a template image, from mln.conf (`max_template`, `max_disk`)."""
+    from daemon import conf as mlnconf
+
+    try:
+        return limits_from_conf(conf or mlnconf.load())
+    except mlnconf.ConfError as exc:
+        raise TemplateError(f"mln.conf cannot be read: {exc}") from exc
+
+
+def inspect_image(path, limits=None):
     """(format, virtual size in bytes, sha256) of an image file, from its content."""
-    path = Path(path)
-    if path.is_dir():
-        raise TemplateError(f"{path}: is a folder, not an image file")
-    if not path.is_file():
-        raise TemplateError(f"{path}: no such file")
-    if not os.access(path, os.R_OK):
-        raise TemplateError(f"{path}: not readable")
-    # -U: a template in use by a running guest is locked; reading its header is safe.
-    result = subprocess.run(
-        ["qemu-img", "info", "-U", "--output=json", str(path)], capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        raise TemplateError(f"{path}: qemu-img cannot read it: {result.stderr.strip()}")
-    info = json.loads(result.stdout)
-    if info["format"] not in ImageFormat.values:
-        raise TemplateError(
-            f"{path}: unknown format {info['format']!r} (a template is {' or '.join(ImageFormat.values)})"
-        )
-    return info["format"], info["virtual-size"], file_sha256(path)
-
-
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    facts = inspect(path, limits or image_limits())
+    return facts.format, facts.virtual_size, file_sha256(path)
 
 
 class Template(models.Model):
@@ -75,15 +59,17 @@ class Template(models.Model):
         return self.name
 
     @classmethod
-    def register(cls, path, name=None, boot=BootMode.PV, description=""):
-        """Create or update the template `name` (the file's name by default) from the file."""
+    def register(cls, path, name=None, boot=BootMode.PV, description="", limits: ImageLimits | None = None):
+        """Create or update the template `name` (the file's name by default) from the file.
+
+        `limits`: mln.conf's bounds of an image (read from mln.conf when not given)."""
         if boot not in BootMode.values:
             raise TemplateError(f"unknown boot mode {boot!r} (pv or hvm)")
         name = name or Path(path).name
         # The file itself, not a link to it: overlays cloned from this template
         # keep this path as their backing file, and a link may later point elsewhere.
         path = Path(path).resolve()
-        fmt, virtual_size, sha256 = inspect_image(path)
+        fmt, virtual_size, sha256 = inspect_image(path, limits)
         fields = {"image": str(path), "format": fmt, "boot": boot, "virtual_size": virtual_size,
                   "sha256": sha256, "description": description}
         template = cls.objects.filter(name=name).first()

@@ -156,10 +156,13 @@ def import_(args):
 
     conf = load_conf(args)
     try:
-        project = archive.project_from_folder(args.project, args.directory)
+        project, previous = archive.project_from_folder(args.project, args.directory, conf)
     except archive.ArchiveError as exc:
         raise CommandError(str(exc)) from exc
-    return run_here(project, Action.IMPORT, conf, options={"directory": str(Path(args.directory).resolve())})
+    failed = run_here(project, Action.IMPORT, conf, options={"directory": str(Path(args.directory).resolve())})
+    if failed:  # the job undid what it made on this host; the rows written above go too
+        archive.undo_import(project, previous)
+    return failed
 
 
 # --- running and following jobs --------------------------------------------------------------

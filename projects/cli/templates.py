@@ -16,10 +16,14 @@ def register(verbs):
 
 
 def run_register_template(args):
-    from templates_registry.models import Template, TemplateError
+    from templates_registry.models import Template, TemplateError, image_limits
 
+    from .table1 import load_conf
+
+    limits = image_limits(load_conf(args))  # max_template and max_disk of mln.conf
     try:
-        template = Template.register(args.file, name=args.name, boot=args.boot, description=args.description)
+        template = Template.register(args.file, name=args.name, boot=args.boot, description=args.description,
+                                     limits=limits)
     except TemplateError as exc:
         raise CommandError(str(exc)) from None
     print(f"{template.name}: {template.format}, {template.boot}, {template.virtual_size} bytes, "

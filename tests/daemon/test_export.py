@@ -1,4 +1,7 @@
-"""export -z, remove, import and start; imports that cannot be trusted make nothing."""
+"""export -z, remove, import and start; imports that cannot be trusted make nothing.
+
+More refusals of folders written by someone else: test_import_untrusted.py.
+"""
 
 import json
 import subprocess
@@ -6,11 +9,32 @@ import subprocess
 import pytest
 
 from daemon import export
+from projects import lang
 from projects.choices import Action, BuildStatus
 from templates_registry.models import file_sha256
 
 from .conftest import ldaptest, save_project
 from .test_build import run
+
+# The article's Listing 1 as the language reads it: an import rebuilds the spec from these blocks.
+LDAPTEST = """global { project ldaptest }
+host ldapclient {
+    xen
+    memory 128M
+    template tiny
+    network eth0 { address dhcp
+        switch LDAPlan }
+}
+host ldapserver {
+    xen
+    memory 256M
+    template tiny
+    network eth0 { address 10.0.0.2
+        netmask 255.255.255.0
+        switch LDAPlan }
+}
+switch LDAPlan { }
+"""
 
 
 def materialize_disks(hypervisor, tiny):
@@ -23,7 +47,7 @@ def materialize_disks(hypervisor, tiny):
 
 @pytest.fixture
 def exported(libvirt_test, mln_conf, tiny, tmp_path):
-    project = save_project(ldaptest())
+    project = save_project(lang.build_spec(lang.loads(LDAPTEST, filename="ldaptest.mln")), source=LDAPTEST)
     run(project, Action.BUILD, mln_conf)
     materialize_disks(libvirt_test, tiny)
     folder = tmp_path / "export"
@@ -46,7 +70,9 @@ def test_export_remove_import_start_brings_the_guests_back(exported, libvirt_tes
     project, folder = exported
     run(project, Action.REMOVE, mln_conf)
     assert not libvirt_test.project_objects("ldaptest")
-    imported = export.project_from_folder("ldaptest", folder)
+    imported, previous = export.project_from_folder("ldaptest", folder, mln_conf)
+    assert previous["state"] == "removed"
+    assert imported.spec["hosts"]["ldapserver"]["memory"] == 256 << 20
     build = run(imported, Action.IMPORT, mln_conf, directory=str(folder))
     assert build.status == BuildStatus.SUCCEEDED, build.error
     assert run(imported, Action.START, mln_conf).status == BuildStatus.SUCCEEDED
@@ -63,11 +89,11 @@ def test_a_changed_file_is_refused_before_anything_is_made(exported, libvirt_tes
     with open(folder / "ldapserver.qcow2", "ab") as disk:
         disk.write(b"tampered")
     with pytest.raises(export.ArchiveError, match="ldapserver.qcow2 does not match its SHA-256 sum"):
-        export.project_from_folder("ldaptest", folder)
+        export.project_from_folder("ldaptest", folder, mln_conf)
     assert not libvirt_test.project_objects("ldaptest")
 
 
-def test_names_that_leave_the_folder_are_refused(tmp_path):
+def test_names_that_leave_the_folder_are_refused(mln_conf, tmp_path):
     folder = tmp_path / "export"
     folder.mkdir()
     (tmp_path / "secret").write_text("x")
@@ -75,7 +101,7 @@ def test_names_that_leave_the_folder_are_refused(tmp_path):
     for name in ("../secret", str(tmp_path / "secret")):
         (folder / "SHA256SUMS").write_text(f"{digest}  {name}\n")
         with pytest.raises(export.ArchiveError, match="leaves the folder"):
-            export.verify(folder)
+            export.verify(folder, mln_conf)
 
 
 def test_a_running_project_is_not_exported(libvirt_test, mln_conf, tiny, tmp_path):

@@ -44,7 +44,7 @@ def test_upload_of_an_unknown_format_is_a_form_error(admin_client, templates_fol
         {"upload": SimpleUploadedFile("x.qcow2", vmdk.read_bytes()), "boot": "pv"},
     )
     assert response.status_code == 200
-    assert "unknown format" in response.content.decode()
+    assert "not an image: no qcow2 header" in response.content.decode()
     assert not Template.objects.exists()
     assert not templates_folder.exists()
 
