@@ -6,12 +6,13 @@
    1,000-row table of @random passwords, writing the group files: the whole
    process, as a user runs it (target: under 2 s).
 2. The upload request of a new 200-group course through Django's test
-   client, on a throwaway SQLite database: form, expansion, every row
-   stored (target: under 1 s). A re-upload's changes page and apply are
+   client, on a throwaway SQLite database: form, expansion (in its bounded
+   child process), every row stored (target: under 1 s). A re-upload's changes page and apply are
    timed too, for information.
 """
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -47,6 +48,10 @@ def bench_cli(workdir, groups):
 
 def setup_django(workdir):
     os.environ["MLN_VAR_DIR"] = str(workdir)
+    # The site's own mln.conf: the article's course pins `vncdisplay 300`, which uploads check.
+    (workdir / "mln.conf").write_text("vncdisplay_range 300-399\n")
+    os.environ["MLN_CONF"] = str(workdir / "mln.conf")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))  # a throwaway site of its own
     os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "mlnweb.settings"
     import django

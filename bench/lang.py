@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from projects.lang import build_spec, parse_statements  # noqa: E402
-from projects.lang.parser import _parse_once, parse_file  # noqa: E402
+from projects.lang.parser import clear_parse_cache, parse_file  # noqa: E402
 from projects.lang.resolve import resolve  # noqa: E402
 from projects.lang.sources import NoSources  # noqa: E402
 
@@ -63,7 +63,7 @@ switch lan {{ nat }}
 def measure(name, text):
     best = None
     for _ in range(ROUNDS):
-        _parse_once.cache_clear()  # every round parses the text anew, as a new upload would
+        clear_parse_cache()  # every round parses the text anew, as a new upload would
         start = time.perf_counter()
         statements = parse_file(text, "bench.mln", NoSources())
         parsed = time.perf_counter()

@@ -15,7 +15,11 @@ twice gives the same file.
 
 The YAML is written by hand in one regular layout (every scalar a JSON
 string, which YAML reads as a double-quoted scalar): valid for cloud-init,
-and simple enough for the tiny template's busybox awk to read back.
+and simple enough for the tiny template's busybox awk to read back. The one
+key that comes from a course file, an interface's name, is written bare
+because that awk reads it bare; it is safe only because it must be a plain
+interface name (projects.lang.spec.INTERFACE_NAME), checked again here for
+specs that did not come through the language (an import, a JSON row).
 """
 
 import base64
@@ -31,7 +35,7 @@ import subprocess
 import warnings
 from pathlib import Path
 
-from projects.lang.spec import HostSpec
+from projects.lang.spec import INTERFACE_NAME, HostSpec
 
 try:
     with warnings.catch_warnings():
@@ -123,7 +127,9 @@ def network_config(host: HostSpec, macs: dict[str, str]) -> str:
     nameservers = (host.nameserver or "").split()
     lines = ["version: 2", "ethernets:"]
     for nic in host.interfaces:
-        lines.append(f"  {nic.name}:")
+        if not INTERFACE_NAME.match(nic.name):
+            raise GuestConfigError(host, f"interface name {nic.name!r} is not a plain interface name")
+        lines.append(f"  {q(nic.name)}:")  # a key from the course file: quoted like every value
         start = len(lines)
         if nic.name in macs:
             # Match by MAC and rename: the guest's own names follow PCI order, ours the file's.

@@ -9,13 +9,20 @@ Every row is expanded and every problem collected before anything is kept;
 problems name the table's row and column, or the .mln file, line and column.
 No Django here: `mln course expand` runs without a database, and the models
 call `expand_course` with what they stored.
+
+Limits (projects.lang.Limits, from mln.conf through `limits_from_conf`) bound
+every file, the table, each group's project and the hosts of the whole
+course; the web site runs all of it in a child process bounded in time and
+memory besides (projects/isolation.py).
 """
 
 import re
 import secrets
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
+from .lang.limits import Limits, shown_size
+from .lang.spec import PROJECT_NAME
 from .tables import MAX_PROBLEMS, CourseError, Problem, Table
 
 RANDOM_CELL = "@random"
@@ -23,8 +30,6 @@ RANDOM_CELL = "@random"
 # so a password can never be mistaken for a DES crypt hash by the daemon.
 PASSWORD_ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in "0Oo1lI")
 PASSWORD_LENGTH = 16
-# A project name becomes a file name, libvirt object names and a URL part.
-PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
 # A top-level `global {`: then the master names the project, not the group file.
 GLOBAL_BLOCK = re.compile(r"(^|[;{}])[ \t]*global[ \t]*\{", re.MULTILINE)
 # Characters that need the value quoted in a group file (language contract, lexical rules).
@@ -34,7 +39,13 @@ NEEDS_QUOTES = re.compile(r'[\s#{};"\\]')
 SECRET_KEYS = {"users", "root_passwd", "vncpasswd", "passwd", "password"}
 
 __all__ = ["CourseError", "Problem", "CourseInputs", "CourseExpansion", "GroupExpansion", "Change",
-           "expand_course", "course_changes", "random_password"]
+           "expand_course", "expand_inputs", "course_changes", "random_password", "limits_from_conf",
+           "resource_problems"]
+
+
+def limits_from_conf(conf):
+    """The language's Limits as an MlnConf (daemon/conf.py) sets them: the same key names."""
+    return Limits(**{f.name: getattr(conf, f.name) for f in fields(Limits)})
 
 
 def random_password():
@@ -101,7 +112,15 @@ class CourseExpansion:
         return out
 
 
-def expand_course(course, master_name, files, table, previous=None):
+def expand_inputs(course, inputs, previous=None, limits=Limits()):
+    """Read the table and expand every row: what the web's bounded child process runs."""
+    from .tables import read_table
+
+    table = read_table(inputs.table_name, inputs.table, limits)
+    return expand_course(course, inputs.master_name, inputs.files, table, previous, limits)
+
+
+def expand_course(course, master_name, files, table, previous=None, limits=Limits()):
     """Expand every row of `table`; CourseError lists every problem found.
 
     `previous` maps a group index to (project name, generated passwords) of
@@ -111,14 +130,15 @@ def expand_course(course, master_name, files, table, previous=None):
     """
     from .lang import MemorySources
 
-    expander = _Expander(course, master_name, files, table, previous or {}, MemorySources(dict(files)))
+    expander = _Expander(course, master_name, files, table, previous or {}, MemorySources(dict(files)), limits)
     return expander.run()
 
 
 class _Expander:
-    def __init__(self, course, master_name, files, table, previous, sources):
+    def __init__(self, course, master_name, files, table, previous, sources, limits):
         self.course, self.master_name, self.files, self.table = course, master_name, files, table
         self.previous = previous
+        self.limits = limits
         self.kept_by_project = {project: generated for project, generated in previous.values()}
         self.sources = sources
         self.width = len(str(len(table.rows)))
@@ -132,12 +152,43 @@ class _Expander:
         # 5) gets the group's, as in Listing 4, with a project line; a master
         # with one names the project there, and the group's variables stand
         # at top level.
+        self._check_sizes()
         self.master_has_global = any(GLOBAL_BLOCK.search(text) for text in self.files.values())
-        groups = [g for g in map(self._expand_row, range(1, len(self.table.rows) + 1)) if g]
+        groups = self._expand_rows()
         self._check_names(groups)
         if self.problems:
             raise CourseError(_merge(self.problems, self.table))
         return CourseExpansion(self.course, self.master_name, dict(self.files), self.table, groups)
+
+    def _check_sizes(self):
+        # Before any parse: the language refuses them too, but at the #include of a group file nobody sees.
+        limit = self.limits.max_upload
+        problems = [Problem(name, 1, 1, f"{name} is {shown_size(size)}: a .mln file may have at most "
+                                        f"{shown_size(limit)} (max_upload in mln.conf)")
+                    for name, size in ((n, len(t.encode("utf-8", "surrogatepass"))) for n, t in self.files.items())
+                    if size > limit]
+        if len(self.table.rows) > self.limits.max_table_rows:
+            problems.append(Problem(self.table.name, self.table.lines[self.limits.max_table_rows], 1, "the table has "
+                                    f"more than {self.limits.max_table_rows} groups (max_table_rows in mln.conf)"))
+        if problems:
+            raise CourseError(problems)
+
+    def _expand_rows(self):
+        """Every row's group; the course's hosts are counted as they are made, and stop at max_course_hosts."""
+        groups, hosts = [], 0
+        for index in range(1, len(self.table.rows) + 1):
+            group = self._expand_row(index)
+            if group is None:
+                continue
+            hosts += len(group.spec.hosts)
+            if hosts > self.limits.max_course_hosts:
+                row, _ = self.table.position(index)
+                message = (f"group {index}: the course has more than {self.limits.max_course_hosts} hosts with this "
+                           "group (max_course_hosts in mln.conf)")
+                crossing = Problem(self.table.name, row, 1, message, index)
+                raise CourseError([*_merge(self.problems, self.table), crossing])
+            groups.append(group)
+        return groups
 
     def _expand_row(self, index):
         guess_project, guess_kept = self.previous.get(index, (None, {}))
@@ -159,7 +210,7 @@ class _Expander:
         try:
             # No `variables=`: the group's project is its file's expansion and
             # nothing else, so the downloaded file expands the same anywhere.
-            tree = loads(text, filename=name, sources=self.sources)
+            tree = loads(text, filename=name, sources=self.sources, limits=self.limits)
             spec = build_spec(tree)
         except MlnError as exc:
             if not quiet:
@@ -235,7 +286,7 @@ class _Expander:
         for group in groups:
             row, _ = self.table.position(group.index)
             if not PROJECT_NAME.match(group.project):
-                message = f"project name {group.project!r} is not usable: letters, digits, '.', '_' and '-', at most 100"
+                message = f"project name {group.project!r} is not usable: letters, digits, '_' and '-', at most 100"
                 self.problems.append((Problem(self.table.name, row, 1, message), group.index))
             elif group.project in first:
                 other = first[group.project]
@@ -245,6 +296,35 @@ class _Expander:
                 message = f"the group file {group.source_name} would replace the course file of that name"
                 self.problems.append((Problem(self.table.name, row, 1, message), group.index))
             first.setdefault(group.project, group)
+
+
+def resource_problems(expansion, conf):
+    """What the administrator's mln.conf does not allow in any group (memory, disks, bridges, ...), as Problems.
+
+    The checks themselves are the daemon's (daemon.plan.resource_problems), the
+    same that a build runs; here they run at upload, so a course that no
+    daemon would build is refused before it is stored.
+    """
+    from daemon import plan
+
+    # The one call site of daemon.plan.resource_problems (another part of issue 9);
+    # until that function exists, uploads are not checked against mln.conf's resources.
+    problems_of = getattr(plan, "resource_problems", None)
+    if problems_of is None:
+        return []
+    found = []
+    for group in expansion.groups:
+        for line in problems_of(group.spec, conf):
+            found.append((_problem_of_line(line), group.index))
+    return _merge(found, expansion.table)
+
+
+def _problem_of_line(line):
+    """`file:line:col: message` -> Problem; a line without a place is the course's, at its first line."""
+    match = re.match(r"(.+?):(\d+):(\d+): (?:error: )?(.*)\Z", line, re.DOTALL)
+    if not match:
+        return Problem("(course)", 1, 1, line)
+    return Problem(match[1], int(match[2]), int(match[3]), match[4])
 
 
 @dataclass

@@ -9,7 +9,8 @@ import os
 
 from django import forms
 
-from .courses import CourseInputs
+from .courses import CourseInputs, limits_from_conf
+from .lang.limits import shown_size
 from .models import Course
 from .tables import CourseError
 
@@ -45,11 +46,24 @@ class CourseFilesForm(forms.Form):
     problems = ()
     expansion = None
 
+    def __init__(self, *args, **kwargs):
+        from daemon import conf as mlnconf
+
+        super().__init__(*args, **kwargs)
+        self.limits = limits_from_conf(mlnconf.load())
+
+    def clean_master(self):
+        return _bounded(self.cleaned_data.get("master"), self.limits.max_upload, "a .mln file", "max_upload")
+
+    def clean_extra_files(self):
+        return [_bounded(upload, self.limits.max_upload, "a .mln file", "max_upload")
+                for upload in self.cleaned_data.get("extra_files", [])]
+
     def clean_table(self):
         table = self.cleaned_data.get("table")
         if table and not table.name.lower().endswith(TABLE_TYPES):
             raise forms.ValidationError("the table must be a .csv or .xlsx file")
-        return table
+        return _bounded(table, self.limits.max_table_upload, "the table", "max_table_upload")
 
     def inputs(self, base=None):
         """The uploaded files over `base` (the course's current inputs, when updating)."""
@@ -123,6 +137,14 @@ class UpdateCourseForm(CourseFilesForm):
             self.course_inputs = self.inputs(self.course.inputs())
             self.expand(self.course, self.course_inputs)
         return data
+
+
+def _bounded(upload, limit, what, key):
+    """Refuse an upload by its size, before it is read (Django keeps a large one on disk meanwhile)."""
+    if upload and upload.size > limit:
+        raise forms.ValidationError(f"{upload.name} is {shown_size(upload.size)}: {what} may have at most "
+                                    f"{shown_size(limit)} ({key} in mln.conf)")
+    return upload
 
 
 def _text(upload):

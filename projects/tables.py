@@ -8,6 +8,11 @@ language sees exactly what the instructor typed.
 Problems name the table's own row and column as a spreadsheet shows them:
 the header is row 1, the first group is row 2, columns count from 1.
 No Django here: `mln course expand` reads tables without a database.
+
+A table is bounded before it is read (its size; for an XLSX, what its zip
+says its parts inflate to and the sheet's <dimension>) and while it is read
+(rows, columns, the length of each value), so a small upload cannot make a
+huge table.
 """
 
 import csv
@@ -15,6 +20,8 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
+
+from .lang.limits import Limits, shown_size
 
 BUILT_INS = ("index", "course")
 VARIABLE_NAME = re.compile(r"[A-Za-z0-9_]+\Z")
@@ -60,13 +67,39 @@ class Table:
         return self.lines[index - 1], col
 
 
-def read_table(name, data):
+def read_table(name, data, limits=Limits()):
     """Bytes of a CSV or XLSX file -> Table, or CourseError naming rows and columns."""
+    if len(data) > limits.max_table_upload:
+        raise CourseError([Problem(name, 1, 1, f"the table is {shown_size(len(data))}: at most "
+                                   f"{shown_size(limits.max_table_upload)} (max_table_upload in mln.conf)")])
     if data[:4] == b"PK\x03\x04" or name.lower().endswith(".xlsx"):
-        records = _xlsx_records(name, data)
+        records = _xlsx_records(name, data, limits)
     else:
         records = _csv_records(name, data)
-    return _table(name, records)
+    return _table(name, _bounded(name, records, limits))
+
+
+def _bounded(name, records, limits):
+    """The records, refused at the first row, column or value beyond the limits (as they are read)."""
+    groups = 0
+    for number, cells in records:
+        if not any(cells):
+            continue
+        groups += 1
+        if groups > limits.max_table_rows + 1:  # the header is not a group
+            raise CourseError([Problem(name, number, 1, f"the table has more than {limits.max_table_rows} groups "
+                                                        "(max_table_rows in mln.conf)")])
+        width = len(cells)
+        while width and not cells[width - 1]:
+            width -= 1
+        if width > limits.max_table_columns:
+            raise CourseError([Problem(name, number, limits.max_table_columns + 1, f"the table has more than "
+                                       f"{limits.max_table_columns} columns (max_table_columns in mln.conf)")])
+        for col, cell in enumerate(cells[:width], 1):
+            if len(cell) > limits.max_value_length:
+                raise CourseError([Problem(name, number, col, f"this cell has {len(cell)} characters: at most "
+                                           f"{limits.max_value_length} (max_value_length in mln.conf)")])
+        yield number, cells
 
 
 def _csv_records(name, data):
@@ -77,12 +110,14 @@ def _csv_records(name, data):
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise CourseError([Problem(name, line, col, "the table is not UTF-8 text (save it as CSV UTF-8)")])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    # reader.line_num is the physical line where the record ended: a quoted
+    # cell may hold line breaks, so count records, as a spreadsheet does.
+    number = 0
     try:
-        # reader.line_num is the physical line where the record ended: a quoted
-        # cell may hold line breaks, so count records, as a spreadsheet does.
-        return [(number, [cell.strip() for cell in record]) for number, record in enumerate(reader, 1)]
+        for number, record in enumerate(reader, 1):
+            yield number, [cell.strip() for cell in record]
     except csv.Error as exc:
-        raise CourseError([Problem(name, reader.line_num, 1, f"unreadable CSV: {exc}")])
+        raise CourseError([Problem(name, number + 1, 1, f"unreadable CSV: {exc}")])
 
 
 def _delimiter(text):
@@ -94,22 +129,56 @@ def _delimiter(text):
     return best if counts[best] else ","
 
 
-def _xlsx_records(name, data):
+def _xlsx_records(name, data, limits):
     import openpyxl  # imported here: CSV-only runs of the command line stay fast
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_inflated(name, data, limits)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
-        raise CourseError([Problem(name, 1, 1, f"not a readable XLSX workbook ({exc})")])
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, TypeError) as exc:
+        # openpyxl raises what its XML parser raises on a broken part; none of it is the user's to read.
+        raise CourseError([Problem(name, 1, 1, f"not a readable XLSX workbook ({type(exc).__name__})")])
     try:
         sheet = workbook.worksheets[0]
-        return [
-            (number, [_cell_text(value) for value in values])
-            for number, values in enumerate(sheet.iter_rows(values_only=True), 1)
-        ]
+        _check_dimension(name, sheet, limits)
+        # One column past the limit: a wider row is then seen and refused, whatever
+        # the dimension said, and no row is ever built wider than that.
+        rows = sheet.iter_rows(max_col=limits.max_table_columns + 1, values_only=True)
+        yield from ((number, [_cell_text(value) for value in values]) for number, values in enumerate(rows, 1))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CourseError([Problem(name, 1, 1, f"not a readable XLSX workbook ({type(exc).__name__})")])
     finally:
         workbook.close()
+
+
+def _check_inflated(name, data, limits):
+    """Refuse a zip bomb from the zip's own directory, before anything is inflated."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise CourseError([Problem(name, 1, 1, f"not a readable XLSX workbook ({exc})")])
+    total = sum(part.file_size for part in parts)
+    if total > limits.max_table_inflated:
+        largest = max(parts, key=lambda part: part.file_size)
+        raise CourseError([Problem(name, 1, 1, f"the workbook inflates to {shown_size(total)} ({largest.filename}: "
+                                               f"{shown_size(largest.file_size)}): at most "
+                                               f"{shown_size(limits.max_table_inflated)}, four times max_table_upload "
+                                               "in mln.conf")])
+
+
+def _check_dimension(name, sheet, limits):
+    """The sheet's <dimension> (its used range), when it has one, read before any row."""
+    rows, columns = sheet.max_row, sheet.max_column
+    if rows is not None and rows > limits.max_table_rows + 1:
+        raise CourseError([Problem(name, limits.max_table_rows + 2, 1, f"the sheet's used range is {rows} rows: "
+                                   f"at most {limits.max_table_rows} groups and the header (max_table_rows in "
+                                   "mln.conf); delete the rows below the table")])
+    if columns is not None and columns > limits.max_table_columns:
+        raise CourseError([Problem(name, 1, limits.max_table_columns + 1, f"the sheet's used range is {columns} "
+                                   f"columns: at most {limits.max_table_columns} (max_table_columns in mln.conf); "
+                                   "delete the columns right of the table")])
 
 
 def _cell_text(value):
@@ -125,7 +194,7 @@ def _cell_text(value):
 
 
 def _table(name, records):
-    records = [(number, cells) for number, cells in records if any(cells)]
+    records = [(number, cells) for number, cells in records if any(cells)]  # reads the bounded records
     if not records:
         raise CourseError([Problem(name, 1, 1, "the table is empty: it needs a header row naming the variables")])
     (header_row, header), body = records[0], records[1:]

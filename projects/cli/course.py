@@ -38,16 +38,18 @@ def run_usage(args):
 
 
 def run_expand(args):
-    from projects.courses import CourseError, expand_course
+    from projects.cli.table1 import load_conf
+    from projects.courses import CourseError, expand_course, limits_from_conf
     from projects.tables import read_table
 
     course = args.course or re.sub(r"[^A-Za-z0-9-]+", "-", os.path.splitext(os.path.basename(args.master))[0])
     master_name = os.path.basename(args.master)
     files = {}
+    limits = limits_from_conf(load_conf(args))  # the same bounds as an upload to the web site
     try:
-        files = course_files(args.master, args.include_dirs)
-        table = read_table(args.table, _read_bytes(args.table))
-        expansion = expand_course(course, master_name, files, table)
+        files = course_files(args.master, args.include_dirs, limits.max_upload)
+        table = read_table(args.table, _read_bytes(args.table, limits.max_table_upload), limits)
+        expansion = expand_course(course, master_name, files, table, limits=limits)
     except CourseError as exc:
         shown = os.path.dirname(args.master)
         for problem in exc.problems:
@@ -66,7 +68,7 @@ def run_expand(args):
     return 0
 
 
-def course_files(master, include_dirs):
+def course_files(master, include_dirs, max_bytes=None):
     """name -> text of the master and every file it includes, found the way `mln expand -f` finds them.
 
     Names are relative to the master's folder (absolute include paths lose
@@ -76,21 +78,26 @@ def course_files(master, include_dirs):
     """
     from projects.lang import DirectorySources
     from projects.lang.sources import IncludeError
+    from projects.tables import CourseError, Problem
 
     root = os.path.dirname(os.path.abspath(master))
-    sources = DirectorySources([root, *include_dirs])
+    sources = DirectorySources([root, *include_dirs], max_bytes)
     master_name = os.path.basename(master)
-    files = {master_name: _read_text(master)}
+    files = {master_name: _read_text(master, max_bytes)}
     pending = [master_name]
     while pending:
         name = pending.pop()
-        for path in INCLUDE_LINE.findall(files[name]):
+        for match in INCLUDE_LINE.finditer(files[name]):
+            path = match[1]
             included = posixpath.normpath(path.lstrip("/") if path.startswith("/") else posixpath.join(posixpath.dirname(name), path))
             if included in files:
                 continue
             try:
                 _, files[included] = sources.read(path, os.path.join(root, name))
-            except IncludeError:
+            except IncludeError as exc:
+                if exc.kind == "too-large":
+                    line = files[name].count("\n", 0, match.start(1)) + 1
+                    raise CourseError([Problem(name, line, 1, str(exc))]) from None
                 continue
             pending.append(included)
     return files
@@ -107,11 +114,16 @@ def write_files(directory, files):
         raise CommandError(f"cannot write {exc.filename}: {exc.strerror}") from None
 
 
-def _read_text(path):
+def _read_text(path, max_bytes=None):
+    from projects.lang.limits import shown_size
     from projects.tables import CourseError, Problem
 
     try:
         with open(path, encoding="utf-8") as f:
+            size = os.fstat(f.fileno()).st_size
+            if max_bytes is not None and size > max_bytes:
+                raise CourseError([Problem(path, 1, 1, f"the master is {shown_size(size)}: a .mln file may have at "
+                                                       f"most {shown_size(max_bytes)} (max_upload in mln.conf)")])
             return f.read()
     except UnicodeDecodeError:
         raise CourseError([Problem(path, 1, 1, "the master is not UTF-8 text")]) from None
@@ -119,11 +131,16 @@ def _read_text(path):
         raise CourseError([Problem(path, 1, 1, f"cannot read the master: {exc.strerror}")]) from None
 
 
-def _read_bytes(path):
+def _read_bytes(path, max_bytes=None):
+    from projects.lang.limits import shown_size
     from projects.tables import CourseError, Problem
 
     try:
         with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if max_bytes is not None and size > max_bytes:
+                raise CourseError([Problem(path, 1, 1, f"the table is {shown_size(size)}: at most "
+                                                       f"{shown_size(max_bytes)} (max_table_upload in mln.conf)")])
             return f.read()
     except OSError as exc:
         raise CourseError([Problem(path, 1, 1, f"cannot read the table: {exc.strerror}")]) from None

@@ -2,6 +2,7 @@
 
 They need no Django and start fast. Errors in a file are printed as
 `FILE:LINE:COL: error: MESSAGE`, one per line on stderr, with exit status 1.
+`check` and `expand` are bounded by mln.conf's limits, as an upload is.
 """
 
 import argparse
@@ -78,9 +79,12 @@ def run_fmt(args):
 
 def _load(args):
     from projects import lang
+    from projects.cli.table1 import load_conf
+    from projects.courses import limits_from_conf
 
+    limits = limits_from_conf(load_conf(args))
     try:
-        return lang.load(args.file, dict(getattr(args, "variables", [])), args.include_dirs)
+        return lang.load(args.file, dict(getattr(args, "variables", [])), args.include_dirs, limits)
     except lang.MlnError as exc:
         if exc.kind == "unreadable-file" and exc.file == args.file:
             raise CommandError(exc.message) from None

@@ -32,6 +32,8 @@ KINDS = {
     "bad-address": "an address that is not dhcp, auto or an IPv4 address",
     "bad-netmask": "a netmask that is not a dotted quad",
     "bad-value": "a setting whose value cannot be used (a number, a password)",
+    "control-character": "a NUL or other control character in a word or string",
+    "too-large": "an input beyond a limit of mln.conf (file size, statements, value length, expansion, hosts)",
 }
 
 

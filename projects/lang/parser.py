@@ -7,15 +7,18 @@ and resolve.py can give meaning to the words.
 """
 
 import re
+import threading
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from cachetools import LRUCache
 from lark import Lark, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from .errors import ErrorList, MlnError, MlnErrors
+from .errors import ErrorList, MlnError, MlnErrors, sorted_by_place
+from .limits import Limits, shown_size
 from .sources import IncludeError
 from .spec import Position
 
@@ -57,6 +60,7 @@ class Include:
 class Document:
     statements: list
     comments: list = field(default_factory=list)  # (Position, text), for the formatter
+    size: int = 0  # about how many bytes the tree takes, for the parse cache
 
 
 @dataclass
@@ -64,6 +68,7 @@ class _ParseState:
     filename: str
     errors: ErrorList
     comments: list
+    words: int = 0
 
 
 # The Lark object and its transformer are built once per process; the file
@@ -72,6 +77,7 @@ class _ParseState:
 _state: ContextVar[_ParseState] = ContextVar("mln_parse_state")
 
 _ESCAPE = re.compile(r'\\(["\\])')
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # as in mln.lark
 
 
 class _ToSyntaxTree(Transformer):
@@ -103,6 +109,7 @@ def _position(token):
 
 
 def _word(token):
+    _state.get().words += 1
     raw = str(token)
     if token.type == "WORD":
         return Word(raw, raw, _position(token))
@@ -135,8 +142,41 @@ def parse(text, filename="<string>"):
 # parses of one text). Later stages never change a syntax tree, they build
 # new Words and Statements, so one parse can serve every group; only the
 # comment list is consumed (by the formatter), and parse() hands out a copy.
-@lru_cache(maxsize=256)
+# The cache is bounded by the bytes its trees take, not by a count: 256 trees
+# of 30 MB masters were 50 GiB.
+WORD_BYTES = 400  # a Word, its Position and its share of a Statement (measured with tracemalloc)
+_cache = LRUCache(maxsize=Limits().parse_cache_bytes, getsizeof=lambda document: document.size)
+_cache_lock = threading.Lock()
+
+
+def set_parse_cache_bytes(size):
+    """Bound the per-process parse cache (mln.conf `parse_cache_bytes`); 0 turns it off."""
+    global _cache
+    with _cache_lock:
+        if _cache.maxsize != size:
+            _cache = LRUCache(maxsize=size, getsizeof=lambda document: document.size)
+
+
 def _parse_once(text, filename):
+    key = (text, filename)
+    with _cache_lock:
+        document = _cache.get(key)
+    if document is None:
+        document = _parse_uncached(text, filename)
+        with _cache_lock:
+            try:
+                _cache[key] = document
+            except ValueError:  # larger than the whole cache: parse it again next time
+                pass
+    return document
+
+
+def clear_parse_cache():
+    with _cache_lock:
+        _cache.clear()
+
+
+def _parse_uncached(text, filename):
     state = _ParseState(filename, ErrorList(), [])
     token = _state.set(state)
     try:
@@ -150,7 +190,7 @@ def _parse_once(text, filename):
         _state.reset(token)
     _check_depth(statements, state.errors)
     state.errors.raise_if_any()
-    return Document(statements, state.comments)
+    return Document(statements, state.comments, 2 * len(text) + WORD_BYTES * state.words)
 
 
 def _check_depth(statements, errors):
@@ -167,6 +207,9 @@ def _check_depth(statements, errors):
 
 def _syntax_error(exc, filename):
     line, col = max(exc.line, 1), max(exc.column, 1)
+    if isinstance(exc, UnexpectedCharacters) and _CONTROL.match(exc.char):
+        return MlnError(filename, line, col, f"control character U+{ord(exc.char):04X} is not allowed "
+                        "in a word or string", "control-character")
     if isinstance(exc, UnexpectedCharacters):
         return MlnError(filename, line, col, f"unexpected character {exc.char!r}", "syntax")
     if not isinstance(exc, UnexpectedToken):
@@ -196,47 +239,84 @@ def _unclosed_block(stack, filename):
     return None
 
 
-def parse_file(text, filename, sources):
+def parse_file(text, filename, sources, limits=Limits()):
     """A file's statements with every `#include` spliced in, positions kept."""
     errors = ErrorList()
+    set_parse_cache_bytes(limits.parse_cache_bytes)
+    too_large = _too_large(text, limits)
+    if too_large:
+        raise MlnError(filename, 1, 1, f"{filename} is {too_large}", "too-large")
     statements = parse(text, filename).statements
-    statements = _splice(statements, sources, [filename], errors)
+    statements = _Splicer(sources, limits, errors).splice(statements, [filename])
     errors.raise_if_any()
     return statements
 
 
-def _splice(statements, sources, stack, errors):
-    spliced = []
-    for node in statements:
-        if isinstance(node, Include):
-            spliced.extend(_included(node, sources, stack, errors))
-        elif node.body is not None:
-            spliced.append(Statement(node.words, _splice(node.body, sources, stack, errors), node.close))
-        else:
-            spliced.append(node)
-    return spliced
+def _too_large(text, limits):
+    """Why `text` is over max_upload, or None."""
+    size = len(text) if len(text) > limits.max_upload else len(text.encode("utf-8", "surrogatepass"))
+    if size > limits.max_upload:
+        return (f"{shown_size(size)}: a .mln file may have at most {shown_size(limits.max_upload)} "
+                "(max_upload in mln.conf)")
+    return None
 
 
-def _included(node, sources, stack, errors):
-    path = node.path.text
-    if len(stack) > MAX_INCLUDE_DEPTH:
-        errors.add(node.pos, f"includes nest deeper than {MAX_INCLUDE_DEPTH} at {path!r}", "include-depth")
-        return []
-    try:
-        name, text = sources.read(path, stack[-1])
-    except IncludeError as exc:
-        errors.add(node.pos, str(exc), exc.kind)
-        return []
-    if name in stack:
-        chain = " -> ".join([*stack[stack.index(name):], name])
-        errors.add(node.pos, f"include cycle: {chain}", "include-cycle")
-        return []
-    try:
-        statements = parse(text, name).statements
-    except MlnErrors as exc:
-        errors.extend(exc.errors)
-        return []
-    return _splice(statements, sources, [*stack, name], errors)
+class _Splicer:
+    """Splices includes in, counting statements as it goes.
+
+    The count is taken while splicing, so ten includes of a file that
+    includes another ten times (and so on) stop at max_statements instead of
+    being made first: the tree never grows past the limit.
+    """
+
+    def __init__(self, sources, limits, errors):
+        self.sources, self.limits, self.errors = sources, limits, errors
+        self.count = 0
+
+    def splice(self, statements, stack):
+        spliced = []
+        for node in statements:
+            self._count(node)
+            if isinstance(node, Include):
+                spliced.extend(self._included(node, stack))
+            elif node.body is not None:
+                spliced.append(Statement(node.words, self.splice(node.body, stack), node.close))
+            else:
+                spliced.append(node)
+        return spliced
+
+    def _count(self, node):
+        # An #include counts too: includes of empty files must not fan out for free.
+        self.count += 1
+        if self.count > self.limits.max_statements:
+            self.errors.add(node.pos, f"the project has more than {self.limits.max_statements} statements after "
+                            "#include splicing (max_statements in mln.conf)", "too-large")
+            raise MlnErrors(sorted_by_place(self.errors.errors))
+
+    def _included(self, node, stack):
+        path = node.path.text
+        if len(stack) > MAX_INCLUDE_DEPTH:
+            self.errors.add(node.pos, f"includes nest deeper than {MAX_INCLUDE_DEPTH} at {path!r}", "include-depth")
+            return []
+        try:
+            name, text = self.sources.read(path, stack[-1])
+        except IncludeError as exc:
+            self.errors.add(node.pos, str(exc), exc.kind)
+            return []
+        if name in stack:
+            chain = " -> ".join([*stack[stack.index(name):], name])
+            self.errors.add(node.pos, f"include cycle: {chain}", "include-cycle")
+            return []
+        too_large = _too_large(text, self.limits)
+        if too_large:
+            self.errors.add(node.pos, f"included file {path!r} is {too_large}", "too-large")
+            return []
+        try:
+            statements = parse(text, name).statements
+        except MlnErrors as exc:
+            self.errors.extend(exc.errors)
+            return []
+        return self.splice(statements, [*stack, name])
 
 
 def parse_statements(text, filename="<string>"):

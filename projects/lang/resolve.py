@@ -11,6 +11,7 @@ import re
 from . import plugins
 from .blocks import Block, duplicate, merge
 from .errors import ErrorList
+from .limits import Limits
 from .spec import Position
 from .variables import Variables
 
@@ -18,12 +19,12 @@ NAME = re.compile(r"[A-Za-z0-9-]+\Z")
 NAMED_BLOCKS = ("host", "switch", "superclass")
 
 
-def resolve(statements, filename, variables=None):
+def resolve(statements, filename, variables=None, limits=Limits()):
     errors = ErrorList()
-    statements = Variables(statements, variables, errors).statements(statements)
+    statements = Variables(statements, variables, errors, limits).statements(statements)
     top = _TopLevel(statements, errors)
     superclasses = _Superclasses(top.superclasses, errors)
-    global_block, generated, defaults = _global(top.global_block, errors)
+    global_block, generated, defaults = _global(top.global_block, errors, limits)
 
     hosts = Block(pos=top.global_block.pos, named=True)
     for name, host in generated.items():
@@ -31,8 +32,22 @@ def resolve(statements, filename, variables=None):
     for name, host in top.hosts.items():
         # The file's statements win over a generated host of the same name.
         hosts.put(name, merge(hosts[name], host) if name in hosts else host, top.hosts.keypos[name])
+    if len(hosts) > limits.max_hosts:
+        errors.add(hosts.keypos.get(list(hosts)[limits.max_hosts]) or hosts.pos,
+                   f"the project has {len(hosts)} hosts: at most {limits.max_hosts} (max_hosts in mln.conf)",
+                   "too-large")
+        errors.raise_if_any()
+    settings = 0
     for name in hosts:
         hosts[name] = _host_plugins(superclasses.inherit(hosts[name]), defaults, errors)
+        # Inheritance copies a superclass into every host: 1,000 hosts of a 40,000-line
+        # superclass would be 40 million settings. Counted host by host, as they are made.
+        settings += _settings(hosts[name])
+        if settings > limits.max_statements:
+            errors.add(hosts.keypos.get(name) or hosts.pos, f"the hosts hold more than {limits.max_statements} "
+                       "settings once superclasses and global plugin blocks are inherited (max_statements in "
+                       "mln.conf)", "too-large")
+            errors.raise_if_any()
 
     errors.raise_if_any()
     tree = Block(pos=Position(filename, 1, 1))
@@ -145,7 +160,7 @@ class _Superclasses:
         return self.resolved[name]
 
 
-def _global(block, errors):
+def _global(block, errors, limits):
     """Split the global block into what stays, generated hosts and host defaults."""
     generators, host_plugins = plugins.generators(), plugins.host_plugins()
     generated, defaults = {}, {}
@@ -155,6 +170,8 @@ def _global(block, errors):
         if not isinstance(value, dict):
             errors.add(block.keypos[key], f"`{key}` takes a block: `{key} {{ ... }}`", "plugin")
         elif key in generators:
+            if _too_many(generators[key], value, block.keypos[key], errors, limits):
+                continue
             for name, host in generators[key].generate(value, errors).items():
                 if name in generated:
                     errors.add(block.keypos[key], f"host {name!r} is generated twice", "duplicate-key")
@@ -162,6 +179,20 @@ def _global(block, errors):
         else:
             defaults[key] = value
     return block.without(*generators, *host_plugins), generated, defaults
+
+
+def _too_many(plugin, block, where, errors, limits):
+    """Refuse a generator's hosts before any is made: 200,000 hosts are refused, not built then counted."""
+    planned = plugin.planned_hosts(block)
+    if planned is not None and planned > limits.max_hosts:
+        errors.add(where, f"`{plugin.keyword}` would make {planned} hosts: a project has at most {limits.max_hosts} "
+                   "(max_hosts in mln.conf)", "too-large")
+        return True
+    return False
+
+
+def _settings(block):
+    return sum(1 + (_settings(value) if isinstance(value, dict) else 0) for value in block.values())
 
 
 def _host_plugins(host, defaults, errors):

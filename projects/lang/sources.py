@@ -9,10 +9,12 @@ the name to report positions under and the text:
   mapping of relative names to texts; nothing outside it can be included.
 """
 
+import io
 import os
 import posixpath
 
 from .errors import MlnError
+from .limits import shown_size
 
 
 class IncludeError(Exception):
@@ -24,8 +26,9 @@ class IncludeError(Exception):
 
 
 class DirectorySources:
-    def __init__(self, roots):
+    def __init__(self, roots, max_bytes=None):
         self.roots = [os.path.realpath(r) for r in roots]
+        self.max_bytes = max_bytes  # max_upload: a file beyond it is refused before it is read
 
     def read(self, path, including):
         if os.path.isabs(path):
@@ -37,15 +40,16 @@ class DirectorySources:
             if not any(_inside(real, root) for root in self.roots):
                 raise IncludeError(f"include path {path!r} leaves the include roots", "include-outside-roots")
             if os.path.isfile(real):
-                return os.path.normpath(candidate), _read_text(real, path)
+                return os.path.normpath(candidate), _read_text(real, path, self.max_bytes)
         raise IncludeError(f"included file {path!r} not found", "include-not-found")
 
     def read_root(self, path):
         """The file given with `-f`: a clear error, not a traceback, when unreadable."""
         try:
-            return _read_text(path, path)
+            return _read_text(path, path, self.max_bytes)
         except IncludeError as exc:
-            raise MlnError(path, 1, 1, str(exc), "unreadable-file") from None
+            kind = exc.kind if exc.kind == "too-large" else "unreadable-file"
+            raise MlnError(path, 1, 1, str(exc), kind) from None
 
 
 class MemorySources:
@@ -75,10 +79,14 @@ def _inside(path, root):
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _read_text(real, shown):
+def _read_text(real, shown, max_bytes=None):
     try:
-        with open(real, encoding="utf-8") as f:
-            return f.read()
+        with open(real, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if max_bytes is not None and size > max_bytes:
+                raise IncludeError(f"file {shown!r} is {shown_size(size)}: a .mln file may have at most "
+                                   f"{shown_size(max_bytes)} (max_upload in mln.conf)", "too-large")
+            return io.TextIOWrapper(f, encoding="utf-8").read()  # universal newlines, as open() in text mode
     except FileNotFoundError:
         raise IncludeError(f"file {shown!r} not found", "include-not-found") from None
     except UnicodeDecodeError:

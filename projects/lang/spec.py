@@ -103,7 +103,15 @@ class ProjectSpec:
 
 # --- resolved tree -> ProjectSpec -------------------------------------------
 
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)([KMGT]?)B?\Z", re.IGNORECASE)
+_SIZE = re.compile(r"([0-9]{1,18}(?:\.[0-9]{1,18})?)([KMGT]?)B?\Z", re.IGNORECASE)
+# A project name becomes file names, libvirt object and pool names
+# (`mln.<project>`, `<project>.<host>`) and URL parts. No dots: the daemon's
+# names are split at dots (definitions.location_pool_name). One rule, used by
+# the language and by courses.
+PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}\Z")
+# Linux interface names: at most 15 characters (IFNAMSIZ), no blanks, slashes or colons;
+# they become keys of the guest's network configuration.
+INTERFACE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,14}\Z")
 _POWERS = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4}
 VIRTUALIZATIONS = ("xen", "vmware", "uml", "kvm")
 SIZES = ("memory", "size", "free_space")
@@ -136,6 +144,9 @@ def build_spec(tree):
     if not isinstance(name, str) or not name:
         errors.add(_where(tree, "project"), "no project name: add `project NAME` to the global block",
                    "missing-project")
+    elif not PROJECT_NAME.match(name):
+        errors.add(_where(tree, "project"), f"project name {name!r} is not usable: letters, digits, '_' and '-', "
+                   "starting with a letter or digit, at most 100", "invalid-name")
     switches = {n: _switch(n, s, tree["switches"]) for n, s in tree["switches"].items()}
     plugin_keys = set(host_plugins())
     hosts = {n: _host(n, h, tree["hosts"], switches, plugin_keys, errors) for n, h in tree["hosts"].items()}
@@ -161,6 +172,10 @@ def _host(name, block, table, switches, plugin_keys, errors):
     for key in ("template", "lvm_vg", "filepath", "nameserver", "root_passwd", "vncpasswd", "service_host"):
         if isinstance(block.get(key), str):
             setattr(host, key, block[key])
+    bad = [server for server in (host.nameserver or "").split() if not is_ipv4(server)]
+    if bad or block.get("nameserver") is True:
+        errors.add(_where(block, "nameserver"), f"nameserver {_shown(bad[0] if bad else True)!r} of host {name} "
+                   "is not an IPv4 address", "bad-address")
     host.virtualization = next((v for v in block if v in VIRTUALIZATIONS and block[v] is True), None)
     host.hvm, host.lvm = block.get("hvm") is True, block.get("lvm") is True
     host.vcpus = _number(block, "vcpus", name, errors, default=1)
@@ -175,7 +190,7 @@ def _number(block, key, host, errors, default=None):
     value = block.get(key)
     if value is None:
         return default
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
         return int(value)
     errors.add(_where(block, key), f"{key} of host {host} must be a whole number", "bad-value")
     return default
@@ -201,6 +216,13 @@ def _interfaces(block, host, switches, errors):
     interfaces = []
     for name, nic in network.items():
         address, netmask, switch = nic.get("address"), nic.get("netmask"), nic.get("switch")
+        gateway = nic.get("gateway")
+        if not INTERFACE_NAME.match(name):
+            errors.add(_where(network, name), f"interface name {name!r} of host {host} is not usable: a letter, then "
+                       "letters, digits, '_', '.' or '-', at most 15 characters", "invalid-name")
+        if gateway is not None and not is_ipv4(gateway):
+            errors.add(_where(nic, "gateway"), f"gateway {_shown(gateway)!r} of host {host} {name} is not "
+                       "an IPv4 address", "bad-address")
         if address is not None and address not in ("dhcp", "auto") and not is_ipv4(address):
             errors.add(_where(nic, "address"), f"address {_shown(address)!r} of host {host} {name} is not "
                        "dhcp, auto or an IPv4 address", "bad-address")
@@ -211,7 +233,7 @@ def _interfaces(block, host, switches, errors):
             errors.add(_where(nic, "switch"), f"switch {_shown(switch)!r} of host {host} {name} is not defined",
                        "unknown-switch")
         text = {k: v if isinstance(v, str) else None for k, v in (("address", address), ("netmask", netmask),
-                                                                  ("switch", switch), ("gateway", nic.get("gateway")))}
+                                                                  ("switch", switch), ("gateway", gateway))}
         interfaces.append(InterfaceSpec(name=name, settings=_plain(nic), **text))
     return interfaces
 

@@ -3,11 +3,17 @@
 All definitions are collected before any substitution, so a use may come
 before its definition. Values from the caller (a course's variable table,
 `--var`) win over the file's definitions and are taken literally.
+
+Substitution is bounded while it runs: no value or word grows past
+max_value_length, and all substitutions of a project together make at most
+max_expansion characters, so variables that double each other stop after a
+few steps instead of asking for gigabytes.
 """
 
 import re
 
-from .errors import MlnError
+from .errors import MlnError, MlnErrors, sorted_by_place
+from .limits import Limits
 from .parser import Statement, Word
 from .spec import Position
 
@@ -28,8 +34,10 @@ def definition_name(statement):
 
 
 class Variables:
-    def __init__(self, statements, caller, errors):
+    def __init__(self, statements, caller, errors, limits=Limits()):
         self.errors = errors
+        self.limits = limits
+        self.expanded = 0  # characters made by substitution so far, against max_expansion
         self.definitions = {}
         self.values = {name: str(value) for name, value in (caller or {}).items()}
         self._visiting = []
@@ -65,8 +73,17 @@ class Variables:
         self._visiting.pop()
         if name not in self.values:  # a cycle through it has already marked it broken
             broken = any(w.broken for w in words)
-            self.values[name] = _BROKEN if broken else " ".join(w.text for w in words)
+            self.values[name] = _BROKEN if broken else self._bounded_value(name, words)
         return self.values[name]
+
+    def _bounded_value(self, name, words):
+        length = sum(len(w.text) for w in words) + len(words) - 1
+        if length > self.limits.max_value_length:
+            self.errors.errors.append(MlnError.at(
+                self.definitions[name].pos, f"the value of ${name} is {length} characters long: at most "
+                f"{self.limits.max_value_length} (max_value_length in mln.conf)", "too-large", name))
+            return _BROKEN
+        return " ".join(w.text for w in words)
 
     def word(self, word):
         """The word with every variable replaced; errors are at the place of use."""
@@ -74,9 +91,11 @@ class Variables:
             return word
         broken = False
         parts = []
+        length = 0  # of parts, checked before each value is added so no word outgrows the limit
         position = 0
         for match in _REFERENCE.finditer(word.text):
             parts.append(word.text[position:match.start()])
+            length += match.start() - position
             position = match.end()
             literal, bracketed, plain = match.groups()
             if literal:
@@ -94,10 +113,24 @@ class Variables:
             if value is _BROKEN:
                 broken = True
                 parts.append(match.group(0))
-            else:
-                parts.append(value)
+                continue
+            length += len(value)
+            if length > self.limits.max_value_length:
+                self.errors.add(word.pos, f"this word is longer than {self.limits.max_value_length} characters "
+                                "once its variables are substituted (max_value_length in mln.conf)", "too-large")
+                return Word(word.text, word.raw, word.pos, word.quoted, True)
+            self._spend(len(value), where)
+            parts.append(value)
         parts.append(word.text[position:])
         return Word("".join(parts), word.raw, word.pos, word.quoted, broken or word.broken)
+
+    def _spend(self, characters, where):
+        """Count substituted characters; past max_expansion, stop at once: going on is what the limit prevents."""
+        self.expanded += characters
+        if self.expanded > self.limits.max_expansion:
+            self.errors.add(where, f"variables expand to more than {self.limits.max_expansion} characters in this "
+                            "project (max_expansion in mln.conf)", "too-large")
+            raise MlnErrors(sorted_by_place(self.errors.errors))
 
     def _lookup(self, name, where):
         if name in self.values or name in self.definitions:

@@ -59,8 +59,8 @@ file == "user-data" && section == "runcmd" && /^  - / {
     close(OUT "/runcmd/" sprintf("%03d", ncmd))
 }
 
-file == "network-config" && /^  [^ ][^:]*:( \{\})?$/ {
-    nic = $1; sub(/:$/, "", nic); nnics++; nics[nnics] = nic; mode[nic] = "none"
+file == "network-config" && /^  "[^"]*":( \{\})?$/ {
+    nic = unquote($0); nnics++; nics[nnics] = nic; mode[nic] = "none"
 }
 file == "network-config" && nic != "" {
     if (/^      macaddress: /) mac[nic] = unquote($0)

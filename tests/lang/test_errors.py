@@ -58,6 +58,8 @@ CASES = {
                     True),
     "bad-netmask": (HOST + "host a {\n  network eth0 {\n    netmask /24\n  }\n}\n", {}, "main.mln", 4, 13, True),
     "bad-value": (HOST + "host a {\n  vncdisplay one\n}\n", {}, "main.mln", 3, 14, True),
+    "control-character": (HOST + "host a {\n  description ab\x00c\n}\n", {}, "main.mln", 3, 17, False),
+    "too-large": (HOST + "host a {\n  $v = " + "x" * 5000 + "\n}\n", {}, "main.mln", 3, 3, False),
 }
 
 

@@ -183,8 +183,18 @@ def test_a_project_name_that_cannot_be_a_file_name_is_reported():
     with pytest.raises(CourseError) as caught:
         expand_course("c", "m.mln", files, table)
     assert [str(p) for p in caught.value.problems] == [
-        "t.csv:3:1: error: group 2: project name 'a/b' is not usable: letters, digits, '.', '_' and '-', at most 100"
+        "m.mln:1:18: error: project name 'a/b' is not usable: letters, digits, '_' and '-', starting with a letter "
+        "or digit, at most 100 (group 2, row 3 of t.csv)"
     ]
+
+
+def test_a_project_name_with_a_dot_is_refused_as_pool_names_assume_none():
+    files = {"m.mln": "global { project $name }\nhost h { memory 64M }\n"}
+    table = read_table("t.csv", table_bytes(("name",), ("a.b",)))
+    with pytest.raises(CourseError) as caught:
+        expand_course("c", "m.mln", files, table)
+    [problem] = caught.value.problems
+    assert "project name 'a.b' is not usable" in problem.message
 
 
 def test_a_master_with_a_global_block_but_no_project_is_told_to_name_it():

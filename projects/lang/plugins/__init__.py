@@ -29,6 +29,13 @@ class GeneratorPlugin(Plugin):
         """Return {host name: Block of the host's statements} made from the `global` block."""
         raise NotImplementedError
 
+    def planned_hosts(self, block):
+        """How many hosts `generate` would make, when the block says (None: unknown).
+
+        Called first, so a project's max_hosts refuses the block before any host is made.
+        """
+        return None
+
 
 class HostPlugin(Plugin):
     def guest_config(self, block):

@@ -12,21 +12,21 @@ import ipaddress
 from ..blocks import Block
 from . import GeneratorPlugin
 
-MAX_HOSTS = 10000  # far beyond a course; stops a typo from filling memory
-
-
 class Autoenum(GeneratorPlugin):
+    def planned_hosts(self, block):
+        count = block.get("numhosts")
+        if not _is_count(count):
+            return None
+        return int(count) if len(count) <= 18 else 10**18  # int() of thousands of digits is an error of its own
+
     def generate(self, block, errors):
         superclass = block.get("superclass")
         count = block.get("numhosts")
         if not isinstance(superclass, str):
             errors.add(block.where("superclass"), "autoenum needs `superclass NAME`", "plugin")
             return {}
-        if not (isinstance(count, str) and count.isdigit()):
+        if not _is_count(count):
             errors.add(block.where("numhosts"), "autoenum needs `numhosts N`, a whole number", "plugin")
-            return {}
-        if int(count) > MAX_HOSTS:
-            errors.add(block.where("numhosts"), f"autoenum makes at most {MAX_HOSTS} hosts", "plugin")
             return {}
         addresses = self._addresses(block, int(count), errors)
         service_hosts = self._service_hosts(block)
@@ -85,6 +85,10 @@ class Autoenum(GeneratorPlugin):
         if isinstance(listed, str):
             return listed.split()
         return []
+
+
+def _is_count(text):
+    return isinstance(text, str) and text.isascii() and text.isdigit()
 
 
 def _with_prefix(net):
