@@ -6,6 +6,7 @@ Every knob a deployment may turn is read here through a small typed helper, so
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -49,8 +50,29 @@ def database_from_url(url):
     raise ValueError(f"DATABASE_URL: unsupported scheme {parts.scheme!r}")
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-secret-key-change-me")
+def secret_key(debug):
+    """SECRET_KEY signs sessions and, unless mln.conf sets `cluster_secret`, the daemons' jobs.
+
+    From the environment, else the file SECRET_KEY_FILE names, else var/secret_key (which
+    `make run` and `make test` make once, mode 0600), so the site, the daemon and the `mln`
+    command line of one machine share it. A public default would let anyone sign jobs the
+    root daemon runs: outside DEBUG there is none, and the site refuses to start.
+    """
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = Path(os.environ.get("SECRET_KEY_FILE") or VAR_DIR / "secret_key")
+    if path.is_file():
+        return path.read_text().strip()
+    if debug:
+        return "django-insecure-debug-only"  # check --deploy names it; a DEBUG site is a developer's
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"no SECRET_KEY: set SECRET_KEY or SECRET_KEY_FILE, or write {path} "
+                               "(`make run` makes one)")
+
+
 DEBUG = envbool("DEBUG", False)
+SECRET_KEY = secret_key(DEBUG)
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
 
 DATABASES = {
@@ -73,8 +95,7 @@ MLN_CONF = os.environ.get("MLN_CONF") or (
     "/etc/mln/mln.conf" if Path("/etc/mln/mln.conf").exists() else str(VAR_DIR / "mln.conf")
 )
 
-# No "daphne" app: it only swaps `runserver` for an ASGI one, and would make
-# every `mln` command import twisted. `make run` starts daphne itself.
+# No ASGI server app: `make run` starts the web server itself (mlnweb/server.py).
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -82,6 +103,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "django_rq",
     "channels",
     "projects",
@@ -97,6 +119,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: it turns a lockout into its answer
 ]
 
 ROOT_URLCONF = "mlnweb.urls"
@@ -119,7 +142,19 @@ TEMPLATES = [
     },
 ]
 
-AUTH_PASSWORD_VALIDATORS = []
+AUTH_PASSWORD_VALIDATORS = [{"NAME": f"django.contrib.auth.password_validation.{name}"} for name in (
+    "UserAttributeSimilarityValidator", "MinimumLengthValidator", "CommonPasswordValidator",
+    "NumericPasswordValidator")]
+
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from
+# one address, that pair is refused (429) for AXES_COOLOFF_MINUTES; a right password resets the
+# count. By the pair, so a stranger cannot lock an instructor out from elsewhere.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # its start-up banner would open the output of every `mln` command; lockouts still log
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 
@@ -133,6 +168,20 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 SERVE_STATIC = envbool("MLN_SERVE_STATIC", True)
 MEDIA_ROOT = VAR_DIR / "media"
+
+# HTTPS deployments (behind a TLS proxy, or daphne with a TLS endpoint): HTTPS=1 makes the
+# cookies secure, redirects http to https and sends HSTS; `manage.py check --deploy` is clean
+# with HTTPS=1 SECURE_HSTS_INCLUDE_SUBDOMAINS=1 SECURE_HSTS_PRELOAD=1 (each a promise about
+# the whole domain, so neither is implied).
+HTTPS = envbool("HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", HTTPS)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+# Behind a proxy that terminates TLS: trust its X-Forwarded-Proto (only then: a client could send it).
+if envbool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 RQ_QUEUES = {"default": {"URL": REDIS_URL}}
 # Where the console relay reaches each service host's VNC displays, when not by its name

@@ -1,11 +1,13 @@
 """Who may see what: one helper per object type, for views and consumers alike.
 
-- Staff see everything.
+- Superusers, and users given the permission `projects.view_all_courses`,
+  see (and act on) everything. Being staff is not enough: staff is for the
+  admin pages, and an instructor who is staff still sees only their courses.
 - An instructor sees the courses they own, and those courses' groups,
   projects and hosts.
 - A student sees only their own group's hosts: through the group's access
-  token (kept in their session once they open the access link `/g/<token>/`)
-  or through membership of Group.students.
+  token (kept in their session once they open the access link, see
+  projects.group_views) or through membership of Group.students.
 - Anyone else sees nothing.
 
 Each helper returns the object or raises NoAccess. NoAccess is an Http404 on
@@ -31,12 +33,21 @@ def _is_active(user):
     return user is not None and user.is_authenticated and user.is_active
 
 
+# Granted in the admin to whoever must see every course (a head of department, an operator).
+VIEW_ALL_COURSES = "projects.view_all_courses"
+
+
+def sees_all(user):
+    """Superusers and holders of VIEW_ALL_COURSES (has_perm answers True for active superusers)."""
+    return _is_active(user) and user.has_perm(VIEW_ALL_COURSES)
+
+
 def _owns(user, course):
-    return _is_active(user) and (user.is_staff or course.owner_id == user.pk)
+    return _is_active(user) and (course.owner_id == user.pk or sees_all(user))
 
 
 def course_for_instructor(user, course_id=None, *, short_name=None):
-    """The course, if `user` owns it (or is staff); by id (websockets) or by short name (page URLs)."""
+    """The course, if `user` owns it (or sees all); by id (websockets) or by short name (page URLs)."""
     course = Course.objects.filter(**({"short_name": short_name} if short_name else {"pk": course_id})).first()
     if course is None or not _owns(user, course):
         raise NoAccess(f"no course {short_name or course_id}")
@@ -44,11 +55,11 @@ def course_for_instructor(user, course_id=None, *, short_name=None):
 
 
 def project_for_instructor(user, project_id):
-    """The project, if `user` owns its course (or is staff; only staff see command-line projects)."""
+    """The project, if `user` owns its course (or sees all: only they see command-line projects)."""
     project = Project.objects.select_related("group__course").filter(pk=project_id).first()
     if project is None:
         raise NoAccess(f"no project {project_id}")
-    if not (_is_active(user) and user.is_staff) and not (project.group and _owns(user, project.group.course)):
+    if not sees_all(user) and not (project.group and _owns(user, project.group.course)):
         raise NoAccess(f"no project {project_id}")
     return project
 
@@ -61,8 +72,16 @@ def group_for_token(token):
     return group
 
 
+def group_for_viewer(user, group_id, tokens=()):
+    """The group, if `user` may see its page: who sees all, the course's owner, or a student of it."""
+    group = Group.objects.select_related("course", "project").filter(pk=group_id).first()
+    if group is None or not _may_view(user, group, tokens):
+        raise NoAccess(f"no group {group_id}")
+    return group
+
+
 def host_for_viewer(user, host_id, tokens=()):
-    """The host, if `user` may use its console: staff, the course's owner, or a student of its group.
+    """The host, if `user` may use its console: who sees all, the course's owner, or a student of its group.
 
     `tokens`: the group access tokens this browser holds (session_tokens()).
     """
@@ -73,9 +92,9 @@ def host_for_viewer(user, host_id, tokens=()):
 
 
 def _may_view(user, group, tokens):
-    if _is_active(user) and user.is_staff:
+    if sees_all(user):
         return True
-    if group is None:  # a project made from the command line: staff only
+    if group is None:  # a project made from the command line: for who sees all only
         return False
     if _owns(user, group.course) or group.token in set(tokens or ()):
         return True

@@ -32,6 +32,8 @@ class Course(models.Model):
 
     class Meta:
         ordering = ["short_name"]
+        # projects.access: seeing every course is this permission (or being a superuser), never staff.
+        permissions = [("view_all_courses", "Can see and act on every course")]
 
     def __str__(self):
         return self.name
@@ -54,13 +56,14 @@ class Course(models.Model):
         Nothing is stored. Generated passwords are those the course's projects
         already hold, so expanding again changes none of them.
         """
-        from .courses import expand_course
-        from .tables import read_table
+        from daemon import conf as mlnconf
+
+        from .isolation import expand_bounded
 
         inputs = inputs or self.inputs()
-        table = read_table(inputs.table_name, inputs.table)
         previous = {g.row: (g.project.name, g.generated) for g in self.groups_with_projects()}
-        expansion = expand_course(self.short_name, inputs.master_name, inputs.files, table, previous)
+        # In a child process bounded by mln.conf's limits, time and memory: an upload never takes the site down.
+        expansion = expand_bounded(self.short_name, inputs, previous, mlnconf.load())
         self._check_names_free(expansion)
         return expansion
 
@@ -71,7 +74,9 @@ class Course(models.Model):
         taken = Project.objects.filter(name__in=[g.project for g in expansion.groups]).select_related("group__course")
         if self.pk:
             taken = taken.exclude(group__course=self)
-        owners = {p.name: p.group.course.name if p.group else "a project made from the command line" for p in taken}
+        # Another instructor's course is not named: its name is theirs to show.
+        owners = {p.name: f"in your course {p.group.course.name}" if p.group and p.group.course.owner_id == self.owner_id
+                  else "in another course or made from the command line" for p in taken}
         problems = [
             Problem(expansion.table.name, g.row, 1, f"group {g.index}: project {g.project} already exists ({owners[g.project]})", g.index)
             for g in expansion.groups if g.project in owners
@@ -215,9 +220,22 @@ class Group(models.Model):
         return f"{self.course.short_name} row {self.row}"
 
     def get_absolute_url(self):
+        """The group's page, without its token: for whoever the access link already let in."""
         from django.urls import reverse
 
-        return reverse("group", args=[self.token])
+        return reverse("group", args=[self.pk])
+
+    def access_path(self):
+        """The access link handed to students. The token rides in the fragment, which browsers never
+        send: it reaches no access log or Referer, and the page posts it to open a session."""
+        from django.urls import reverse
+
+        return f"{reverse('group_open')}#{self.token}"
+
+    def rotate_token(self):
+        """A new access link; the old one, and every session opened with it, stops working."""
+        self.token = new_token()
+        self.save(update_fields=["token"])
 
 
 class Project(models.Model):

@@ -22,8 +22,11 @@ urlpatterns = [
     path("courses/<slug:short_name>/credentials.csv", views.course_credentials, name="course_credentials"),
     path("projects/<int:project_id>/", views.project, name="project"),
     path("projects/<int:project_id>/actions/<slug:action>/", views.project_action, name="project_action"),
-    path("g/<str:token>/", group_views.group, name="group"),
-    path("g/<str:token>/keep/", group_views.group_bind, name="group_bind"),
+    path("courses/<slug:short_name>/groups/<int:group_id>/new-link/", views.group_new_link, name="group_new_link"),
+    path("g/", group_views.group_open, name="group_open"),
+    path("g/<str:token>/", group_views.group_link, name="group_link"),
+    path("groups/<int:group_id>/", group_views.group, name="group"),
+    path("groups/<int:group_id>/keep/", group_views.group_bind, name="group_bind"),
     path("hosts/<int:host_id>/console/", group_views.console, name="console"),
     path("hosts/<int:host_id>/actions/<slug:action>/", group_views.host_action, name="host_action"),
 ]

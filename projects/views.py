@@ -1,9 +1,11 @@
 """The instructor's pages. Each view is a few lines: access helper first (projects.access),
 then the models do the work; actions queue Builds and return at once (projects.actions).
 
-Instructors are staff users and members of the `instructors` auth group
-(INSTRUCTORS_GROUP); an instructor sees only the courses they own. The
-students' pages are in projects/group_views.py.
+Instructors are members of the `instructors` auth group (INSTRUCTORS_GROUP),
+or staff; an instructor sees only the courses they own, staff or not (seeing
+every course is for superusers and the `projects.view_all_courses`
+permission: projects.access). Pages that show passwords or access links are
+never cached. The students' pages are in projects/group_views.py.
 """
 
 from functools import wraps
@@ -16,6 +18,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from . import actions, upgrades
@@ -139,6 +142,7 @@ def course_draft_discard(request, short_name, draft_id):
 
 
 @instructor_required
+@never_cache  # every group's file holds its passwords
 def course_zip(request, short_name):
     course = course_for_instructor(request.user, short_name=short_name)
     response = HttpResponse(course.zip_bytes(), content_type="application/zip")
@@ -147,9 +151,10 @@ def course_zip(request, short_name):
 
 
 @instructor_required
+@never_cache
 def course_credentials(request, short_name):
     course = course_for_instructor(request.user, short_name=short_name)
-    link = lambda token: request.build_absolute_uri(reverse("group", args=[token]))  # noqa: E731
+    link = lambda token: f"{request.build_absolute_uri(reverse('group_open'))}#{token}"  # noqa: E731
     response = HttpResponse(course.credentials_csv(link), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{course.short_name}-credentials.csv"'
     return response
@@ -164,6 +169,7 @@ def course_action(request, short_name, action):
 
 
 @instructor_required
+@never_cache  # the students' access link
 def project(request, project_id):
     project = project_for_instructor(request.user, project_id)
     return render(request, "projects/project.html", {"project": project, "group": project.group,
@@ -178,6 +184,18 @@ def project_action(request, project_id, action):
     host = get_object_or_404(project.hosts, pk=request.POST["host"]) if request.POST.get("host") else None
     _submit(request, [project], action, host.name if host else "")
     return redirect(back(request, reverse("project", args=[project.pk])))
+
+
+@instructor_required
+@require_POST
+def group_new_link(request, short_name, group_id):
+    """A new access link for one group: the old one (handed out, leaked) stops working at once."""
+    course = course_for_instructor(request.user, short_name=short_name)
+    group = get_object_or_404(course.groups.select_related("project"), pk=group_id)
+    group.rotate_token()
+    messages.success(request, f"Group {group.row} has a new access link; the old one no longer opens it "
+                              "(students who keep the group on their account keep it).")
+    return redirect(back(request, course.get_absolute_url()))
 
 
 @instructor_required

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import django_rq
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from daemon import conf as mlnconf
@@ -46,7 +47,7 @@ class Cluster:
 
     def common(self):
         return (f"cluster_secret \"{SECRET}\"\n{TIMING}transfer {self.transfer}\nkernel {self.root / 'vmlinuz'}\n"
-                "libvirt_uri test:///default\ndefault_memory 128M\n")
+                "libvirt_uri test:///default\ndefault_memory 128M\nvncdisplay_range 300-399\n")  # oscourse pins 300
 
     def conf_of(self, short):
         return mlnconf.load(self.root / short / "mln.conf")
@@ -61,7 +62,9 @@ class Cluster:
             f"templates {folder / 'templates'}\nfiles {folder / 'files'}\ndaemon_allow 127.0.0.1 192.168.10.*\n"
             + extra)
         env = {**os.environ, "MLN_CONF": str(folder / "mln.conf"), "MLN_VAR_DIR": str(folder),
-               "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "LOG_LEVEL": "WARNING"}
+               "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "LOG_LEVEL": "WARNING",
+               # The test process's key: the daemons check its job signatures (no cluster_secret here).
+               "SECRET_KEY": settings.SECRET_KEY}
         log = open(folder / "daemon.log", "w")
         self.processes[name] = subprocess.Popen([str(MLN), "daemon"], env=env, stdout=log, stderr=subprocess.STDOUT)
         self.names.append(name)

@@ -57,13 +57,15 @@ def make_group(course, row, host_state=HostState.RUNNING, vnc_port=None):
 
 class World:
     """Ada owns the course `os` (groups 1 and 2); Grace is another instructor; Bob is a student
-    of group 1 by membership, Eve one of group 2; Root is staff."""
+    of group 1 by membership, Eve one of group 2; Root is a superuser."""
 
     def __init__(self):
         self.ada = make_user("ada", instructor=True)
         self.grace = make_user("grace", instructor=True)
         self.bob, self.eve = make_user("bob"), make_user("eve")
         self.root = make_user("root", staff=True)
+        self.root.is_superuser = True  # sees every course: staff alone does not (projects.access)
+        self.root.save()
         self.course = Course.objects.create(name="Operating systems", short_name="os", owner=self.ada,
                                             master_name="oscourse.mln")
         self.group1, self.group2 = make_group(self.course, 1), make_group(self.course, 2)

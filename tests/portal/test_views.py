@@ -130,20 +130,28 @@ def test_a_queued_job_goes_to_redis_only_after_the_commit_signed_for_its_service
 
 
 def test_an_access_link_shows_the_group_and_keeps_its_token_in_the_session(client, site):
-    page = client.get(site.group1.get_absolute_url())
+    opened = client.post(reverse("group_open"), {"token": site.group1.token})
+    assert opened["Location"] == site.group1.get_absolute_url()
+    page = client.get(opened["Location"])
     text = page.content.decode()
     assert page.status_code == 200 and site.project1.name in text
     assert "pw-" + site.project1.name in text and "root-" + site.project1.name in text
     assert "pw-" + site.project2.name not in text
     assert client.session[SESSION_TOKENS] == [site.group1.token]
     assert reverse("console", args=[site.host1.pk]) in text
-    assert client.get(reverse("group", args=["not-a-token"])).status_code == 404
+    assert client.get(reverse("group_link", args=["not-a-token"])).status_code == 404
+    assert client.get(site.group2.get_absolute_url()).status_code == 404  # its token is not in this session
 
 
 def test_a_logged_in_student_may_keep_the_group_on_their_account(client, site):
     as_user(client, site.eve)
-    client.post(reverse("group_bind", args=[site.group1.token]))
+    holding(client, site.group1.token)
+    client.post(reverse("group_bind", args=[site.group1.pk]))
     assert site.group1.students.filter(pk=site.eve.pk).exists()
+    client.logout()
+    as_user(client, site.bob)  # who does not hold group 2's link
+    assert client.post(reverse("group_bind", args=[site.group2.pk])).status_code == 404
+    assert not site.group2.students.filter(pk=site.bob.pk).exists()
 
 
 @pytest.mark.parametrize("viewer", ["owner", "member", "link"])

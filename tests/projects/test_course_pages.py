@@ -2,7 +2,9 @@
 
 import csv
 import io
+import os
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group as AuthGroup
@@ -18,6 +20,16 @@ from .conftest import OSCOURSE, OSCOURSE_TABLE, table_bytes
 pytestmark = pytest.mark.django_db
 
 HEADER = ("gnum", "userpasswd", "rpasswd", "vncpasswd")
+
+
+@pytest.fixture(autouse=True)
+def conf_allowing_the_courses_display(tmp_path, monkeypatch):
+    """The article's course pins `vncdisplay 300`: this site's administrator allows 300-399 (checked at upload)."""
+    base = Path(os.environ.get("MLN_CONF") or "/nonexistent")
+    path = tmp_path / "mln.conf"
+    path.write_text((base.read_text() if base.is_file() else "") + "\nvncdisplay_range 300-399\n")
+    monkeypatch.setenv("MLN_CONF", str(path))
+    return path
 
 
 def make_instructor(username):
@@ -115,7 +127,18 @@ def test_a_course_with_problems_shows_them_inline_and_stores_nothing(client, ins
 def test_a_project_name_taken_by_another_course_is_reported_with_that_course(client, instructor):
     new_course(client)
     response = new_course(client, short_name="os2", master=OSCOURSE + "\nglobal { project os-$[gnum] }\n")
-    assert "group 1: project os-01 already exists (Operating systems)" in response.content.decode()
+    assert "group 1: project os-01 already exists (in your course Operating systems)" in response.content.decode()
+    assert Course.objects.count() == 1
+
+
+def test_a_project_name_taken_by_another_instructors_course_does_not_name_that_course(client, instructor):
+    new_course(client)
+    Course.objects.filter(short_name="os").update(name="Grace's secret seminar")
+    client.force_login(make_instructor("bob"))
+    response = new_course(client, short_name="os2", master=OSCOURSE + "\nglobal { project os-$[gnum] }\n")
+    page = response.content.decode()
+    assert "group 1: project os-01 already exists (in another course or made from the command line)" in page
+    assert "secret seminar" not in page and "Grace" not in page
     assert Course.objects.count() == 1
 
 
@@ -206,8 +229,9 @@ def test_the_credentials_sheet_has_a_row_per_group_with_link_and_passwords(clien
     assert rows[0] == ["group", "project", "access link", "userpasswd", "rpasswd", "vncpasswd"]
     assert len(rows) == 61
     group = Group.objects.get(project__name="os-07")
-    assert rows[7] == ["7", "os-07", f"http://testserver/g/{group.token}/", *group.generated.values()]
-    student_page = client.get(rows[7][2].removeprefix("http://testserver"))
+    assert rows[7] == ["7", "os-07", f"http://testserver/g/#{group.token}", *group.generated.values()]
+    path, token = rows[7][2].removeprefix("http://testserver").split("#")
+    student_page = client.post(path, {"token": token}, follow=True)  # what the link's page does
     assert student_page.status_code == 200 and "os-07" in student_page.content.decode()
     assert "winXP.template" in student_page.content.decode()
 
@@ -225,9 +249,12 @@ def test_a_user_who_is_not_an_instructor_is_refused(client):
     assert client.get(reverse("course_new")).status_code == 403
 
 
-def test_staff_users_are_instructors(client):
+def test_staff_users_are_instructors_of_their_own_courses_only(client, instructor):
+    new_course(client)
     client.force_login(User.objects.create_user("staff", password="pw", is_staff=True))
     assert client.get(reverse("courses")).status_code == 200
+    for name in ("course", "course_zip", "course_credentials"):
+        assert client.get(reverse(name, args=["os"])).status_code == 404, name
 
 
 def test_another_instructors_course_is_not_found(client, instructor):
@@ -243,3 +270,4 @@ def test_another_instructors_course_is_not_found(client, instructor):
 
 def test_an_unknown_access_token_is_not_found(client):
     assert client.get("/g/not-a-token/").status_code == 404
+    assert client.post("/g/", {"token": "not-a-token"}).status_code == 404
