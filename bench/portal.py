@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/portal.py [EVENTS] [MIB] [ROUNDS]
 
-Both against a real daphne serving mlnweb.asgi, started here on a free port,
+Both against the real web server (mlnweb/server.py: uvicorn serving mlnweb.asgi), started here on a free port,
 with the real channels-redis layer (Redis of `make redis`, on a database
 number of its own), on a throwaway SQLite database.
 
@@ -22,6 +22,7 @@ number of its own), on a throwaway SQLite database.
 import asyncio
 import multiprocessing
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -69,6 +70,7 @@ def setup_django(workdir):
     os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
     os.environ["REDIS_URL"] = REDIS_URL
     os.environ["DJANGO_SETTINGS_MODULE"] = "mlnweb.settings"
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))  # a throwaway site's own
     import django
 
     django.setup()
@@ -101,9 +103,9 @@ def make_world(display_port):
     return course, host, build, cookie
 
 
-def start_daphne(port, log):
+def start_server(port, log):
     # Its log goes to a file: a pipe nobody reads would fill up and stop the server.
-    process = subprocess.Popen([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "mlnweb.asgi:application"],
+    process = subprocess.Popen([str(BIN / "python"), "-m", "mlnweb.server", "--port", str(port)],
                                cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
     wait_for_port(port, process)
     return process
@@ -119,7 +121,7 @@ def start_websockify(port, display_port):
 # --- 1. latency -------------------------------------------------------------------------------
 
 
-async def bench_latency(url, cookie, build, count):
+async def bench_latency(url, origin, cookie, build, count):
     import websockets
 
     from daemon.records import broadcast
@@ -129,7 +131,7 @@ async def bench_latency(url, cookie, build, count):
         event = build.log_event("step", f"event {i}", host_name="server", done=i, total=count)
         broadcast(build.project, event)
 
-    headers = {"Cookie": cookie, "Origin": "http://127.0.0.1"}
+    headers = {"Cookie": cookie, "Origin": origin}
     async with websockets.connect(url, additional_headers=headers, max_size=None) as ws:
         assert (await ws.recv()) == '{"type": "replayed"}'
         latencies = []
@@ -152,8 +154,7 @@ async def bench_latency(url, cookie, build, count):
 
 def serve_display(listener, size):
     """A VNC-like display: greets, reads the client's version, streams `size` bytes, and stays
-    until the client leaves, as a guest's display does. (A display that hangs up first makes the
-    relay close the websocket behind the data, and daphne gives a loaded client 1 s to answer.)"""
+    until the client leaves, as a guest's display does."""
     chunk = os.urandom(1 << 16)
     while True:
         conn, _ = listener.accept()
@@ -199,9 +200,9 @@ async def read_stream_or_fail(name, url, size, headers=None):
         raise StreamBroken(f"{name}: {exc}") from exc
 
 
-async def bench_throughput(relay_url, websockify_url, cookie, size, rounds):
+async def bench_throughput(relay_url, websockify_url, origin, cookie, size, rounds):
     relay, websockify = [], []
-    headers = {"Cookie": cookie, "Origin": "http://127.0.0.1"}
+    headers = {"Cookie": cookie, "Origin": origin}
     for _ in range(rounds):
         relay.append(await read_stream_or_fail("console relay", relay_url, size, headers))
         websockify.append(await read_stream_or_fail("websockify", websockify_url, size))
@@ -227,16 +228,16 @@ def main():
         display.start()
         display_port = listener.getsockname()[1]
         course, host, build, cookie = make_world(display_port)
-        daphne_port, websockify_port = free_port(), free_port()
-        log = open(Path(workdir) / "daphne.log", "wb")
-        servers = [start_daphne(daphne_port, log), start_websockify(websockify_port, display_port)]
+        server_port, websockify_port = free_port(), free_port()
+        log = open(Path(workdir) / "server.log", "wb")
+        servers = [start_server(server_port, log), start_websockify(websockify_port, display_port)]
         try:
-            base = f"ws://127.0.0.1:{daphne_port}"
-            asyncio.run(bench_latency(f"{base}/ws/progress/course/{course.pk}/", cookie, build, events))
+            base, origin = f"ws://127.0.0.1:{server_port}", f"http://127.0.0.1:{server_port}"
+            asyncio.run(bench_latency(f"{base}/ws/progress/course/{course.pk}/", origin, cookie, build, events))
             asyncio.run(bench_throughput(f"{base}/ws/console/{host.pk}/", f"ws://127.0.0.1:{websockify_port}/",
-                                         cookie, size, rounds))
+                                         origin, cookie, size, rounds))
         except Exception:
-            print((Path(workdir) / "daphne.log").read_text()[-3000:], file=sys.stderr)
+            print((Path(workdir) / "server.log").read_text()[-3000:], file=sys.stderr)
             raise
         finally:
             for process in servers:

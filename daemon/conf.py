@@ -65,6 +65,8 @@ class MlnConf:
     max_memory: int = 16 * 1024 * MiB               # per host
     max_vcpus: int = 8                              # per host
     max_disk: int = 256 * 1024 * MiB                # per host, the disk's virtual size
+    max_template: int = 64 * 1024 * MiB             # one template image file (admin upload, mln rt)
+    max_manifest: int = 16 * MiB                    # export.json of a folder `mln import` reads
     # Bounds of what one upload or command may make the web server or the command line do.
     max_upload: int = 1 * MiB                       # one .mln file (master or include)
     max_table_upload: int = 4 * MiB                 # the variable table, as uploaded
@@ -153,7 +155,8 @@ CONVERTERS = {
     "cluster_secret": str, "heartbeat_interval": float, "heartbeat_ttl": float, "daemon_wait": float,
     "guest_memory": parse_size, "lvm_vg": str, "san_path": Path, "transfer": Path, "migration_uri": str,
     "vncdisplay_range": lambda v: parse_range(v), "max_memory": parse_size, "max_vcpus": int,
-    "max_disk": parse_size, "max_upload": parse_size, "max_table_upload": parse_size, "max_table_rows": int,
+    "max_disk": parse_size, "max_template": parse_size, "max_manifest": parse_size,
+    "max_upload": parse_size, "max_table_upload": parse_size, "max_table_rows": int,
     "max_table_columns": int, "max_value_length": int, "max_expansion": parse_size, "max_statements": int,
     "max_hosts": int, "max_course_hosts": int, "parse_cache_bytes": parse_size, "expand_timeout": float,
     "expand_memory": parse_size, "console_buffer": parse_size,

@@ -1,8 +1,8 @@
 """Websockets: the live progress of builds, and the console relay to a guest's VNC display.
 
 Both check access first, through projects.access, and say why they close
-with a close code (daphne drops close reasons, so the code is what a page
-can rely on; the reason is sent too, for servers that pass it on):
+with a close code (the code is what a page can rely on; the reason is sent
+too, for people reading the browser's console):
 """
 
 import asyncio
@@ -165,12 +165,12 @@ def _event_dicts(rows):
 
 # --- console --------------------------------------------------------------------------------
 
-# Daphne (Twisted) writes at most SEND_LIMIT bytes to a socket per turn of the event loop, and takes
-# whatever an application sends with no back-pressure. A relay that reads faster than that
-# piles copies up in daphne's buffer (measured: twice the CPU, half the speed). So it
-# forwards one chunk, lets the loop turn until daphne has written it out, and meanwhile reads
-# the next one (one chunk ahead: reading only after the writes left turns with nothing to write).
-SERVER_WRITE_PER_TURN = 1024 * 1024  # mlnweb/asgi.py sets daphne's (Twisted's) limit to this
+# Bytes in flight per console, each way, stay under mln.conf's console_buffer whatever either end
+# does: the server (mlnweb/server.py, uvicorn) returns from a send only once the browser's socket
+# takes more, and reads no next message from the browser until the relay took the last one; the
+# relay reads the display one chunk at a time and writes to it only while its buffer has room.
+# A quarter of console_buffer for each of: the browser's message being read, the one the relay
+# holds, the display's write buffer (mlnweb.server.MESSAGE_SHARE).
 CONNECT_TIMEOUT = 5
 
 
@@ -178,13 +178,15 @@ class DisplayLink(asyncio.Protocol):
     """The TCP side of a console: one chunk from the display at a time, handed over as it came
     (no stream buffer to copy through), and back-pressure on what the browser sends."""
 
-    def __init__(self):
+    def __init__(self, write_buffer):
+        self.write_buffer = write_buffer
         self.chunks, self.arrived, self.ended = [], asyncio.Event(), False
         self.writable = asyncio.Event()
         self.writable.set()
 
     def connection_made(self, transport):
         self.transport = transport
+        transport.set_write_buffer_limits(high=self.write_buffer)
 
     def data_received(self, data):
         self.chunks.append(data)
@@ -209,7 +211,7 @@ class DisplayLink(asyncio.Protocol):
             await self.arrived.wait()
         data = b"".join(self.chunks) if len(self.chunks) != 1 else self.chunks[0]
         self.chunks.clear()
-        # Read the next chunk while daphne writes this one: one chunk ahead, no more.
+        # Read the next chunk while the server sends this one: one chunk ahead, no more.
         self.transport.resume_reading()
         return data
 
@@ -226,7 +228,8 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     """`/ws/console/<host_id>/`: relays bytes between the browser's noVNC and the host's VNC display.
 
     The relay never asks libvirt: it trusts Host.state and Host.vnc_port as
-    the host's daemon last reported them.
+    the host's daemon last reported them, read from the running domain's XML
+    (daemon.hypervisor.Hypervisor.domain_state), never computed from a course file.
     """
 
     # The relay uses no channel layer: without an alias there is no Redis
@@ -239,7 +242,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         # noVNC asks for "binary" when told to (older versions always did); answer in kind.
         await self.accept("binary" if "binary" in self.scope.get("subprotocols", ()) else None)
         try:
-            host = await database_sync_to_async(_viewable_host)(self.scope, host_id)
+            host, console_buffer = await database_sync_to_async(_console_of)(self.scope, host_id)
         except NoAccess:
             await self.close(code=CLOSE_NO_ACCESS, reason="no access to this console")
             return
@@ -249,7 +252,8 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         loop = asyncio.get_running_loop()
         try:
             _, self.display = await asyncio.wait_for(
-                loop.create_connection(DisplayLink, vnc_address(host), host.vnc_port), CONNECT_TIMEOUT)
+                loop.create_connection(lambda: DisplayLink(console_buffer // 4), vnc_address(host), host.vnc_port),
+                CONNECT_TIMEOUT)
         except (OSError, asyncio.TimeoutError) as exc:
             log.info("console of %s: %s", host, exc)
             await self.close(code=CLOSE_NO_DISPLAY, reason=f"the display of {host.name} does not answer")
@@ -257,14 +261,15 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         self.pump = asyncio.create_task(self.relay_display())
 
     async def relay_display(self):
-        while data := await self.display.next_chunk():
-            await self.send(bytes_data=data)
-            for _ in range(0, len(data), SERVER_WRITE_PER_TURN):
-                await asyncio.sleep(0)  # a turn of the loop: daphne writes SERVER_WRITE_PER_TURN of it
-        # The close frame follows the data. Daphne (autobahn) drops a connection whose browser has
-        # not answered a close within 1 s, so a slow browser may miss the last screen of a display
-        # that hung up (its guest stopped): nothing a console needs.
-        await self.close(code=1000, reason="the display closed")
+        try:
+            while data := await self.display.next_chunk():
+                await self.send(bytes_data=data)  # returns when the browser's socket has room again
+            # The close frame follows the data.
+            await self.close(code=1000, reason="the display closed")
+        except OSError:
+            # The browser left while we sent (ASGI servers raise an OSError then); disconnect()
+            # closes the display.
+            pass
 
     async def dispatch(self, message):
         # The base class closes stale database connections (a thread hop) before every
@@ -285,9 +290,13 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             self.display.close()
 
 
-def _viewable_host(scope, host_id):
+def _console_of(scope, host_id):
+    """The host, if this user may see it, and mln.conf's console_buffer."""
+    from daemon import conf as mlnconf
+
     # The session is read here, in a thread: reading it loads it from the database.
-    return host_for_viewer(scope.get("user"), host_id, session_tokens(scope.get("session")))
+    host = host_for_viewer(scope.get("user"), host_id, session_tokens(scope.get("session")))
+    return host, mlnconf.load().console_buffer
 
 
 def vnc_address(host):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run` after set-up: Redis, libvirtd (or libvirt's test driver), migrations, the demo,
-# this service host's daemon and daphne on http://$HOST:$PORT/. Ctrl-C stops what this script
-# started: daphne, the daemon, and Redis, virtlogd and libvirtd if they were not running before
+# this service host's daemon and the web server (mlnweb/server.py) on http://$HOST:$PORT/. Ctrl-C
+# stops what this script started: the web server, the daemon, and Redis, virtlogd and libvirtd if
+# they were not running before
 # (guests outlive libvirtd: qemu keeps them running, and libvirtd finds them again when it starts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,22 +60,25 @@ fi
 
 # --- database and demo ------------------------------------------------------------------------
 "$VENV/bin/python" manage.py migrate --noinput -v 0
-"$VENV/bin/python" manage.py demo --base-url "http://$HOST:$PORT" > "$VAR/log/demo.txt"
+# The demo accounts' passwords are made on the first run and printed once, below: kept in a
+# variable, never in a file (SECRET_KEY is var/secret_key, made by `make setup`, mode 0600).
+rm -f "$VAR/log/demo.txt"  # earlier versions kept the demo's logins there
+demo=$("$VENV/bin/python" manage.py demo --base-url "http://$HOST:$PORT")
 
 # --- the daemon of service host localhost, and the web site ---------------------------------------
 "$VENV/bin/mln" daemon > "$VAR/log/daemon.log" 2>&1 &
 pids+=($!)
-"$VENV/bin/daphne" -b "$HOST" -p "$PORT" mlnweb.asgi:application > "$VAR/log/daphne.log" 2>&1 &
+"$VENV/bin/python" -m mlnweb.server --host "$HOST" --port "$PORT" > "$VAR/log/web.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
     curl -fsS -o /dev/null "http://$HOST:$PORT/login/" 2>/dev/null && break
-    kill -0 "${pids[1]}" 2>/dev/null || { echo "daphne did not start:"; tail -20 "$VAR/log/daphne.log"; exit 1; }
+    kill -0 "${pids[1]}" 2>/dev/null || { echo "the web server did not start:"; tail -20 "$VAR/log/web.log"; exit 1; }
     sleep 0.2
 done
 
 echo
 echo "MLN web: http://$HOST:$PORT/"
-cat "$VAR/log/demo.txt"
-echo "logs: $VAR/log/daemon.log, $VAR/log/daphne.log. Ctrl-C stops the site and the daemon."
+echo "$demo"
+echo "logs: $VAR/log/daemon.log, $VAR/log/web.log. Ctrl-C stops the site and the daemon."
 wait -n "${pids[@]}" || true
 echo "a process ended; see the logs above"

@@ -1,7 +1,7 @@
-"""The portal as a person meets it: daphne serving the real ASGI app, a real `mln daemon`, and
+"""The portal as a person meets it: the web server (mlnweb.server) on the real ASGI app, a real `mln daemon`, and
 Debian's Chromium driven by Playwright (never Playwright's own browsers).
 
-Daphne and the daemon are subprocesses on the test database (a SQLite file, mlnweb/settings.py)
+The web server and the daemon are subprocesses on the test database (a SQLite file, mlnweb/settings.py)
 and on a Redis database of their own (REDIS_DB), so their heartbeats, queues and channel groups
 meet no other test run's. Screenshots go to tests/artifacts/ (git-ignored).
 """
@@ -44,7 +44,7 @@ def free_port():
 
 
 class Site:
-    """One service host's mln.conf, its daemon, and daphne, all on the test database."""
+    """One service host's mln.conf, its daemon, and the web server, all on the test database."""
 
     def __init__(self, folder, libvirt_uri, extra_conf=""):
         self.folder = folder
@@ -52,7 +52,8 @@ class Site:
         self.conf = folder / "mln.conf"
         self.conf.write_text(f"service_host {self.service_host}\nlibvirt_uri {libvirt_uri}\n"
                              f"projects {folder / 'projects'}\nfiles {folder / 'files'}\n"
-                             "heartbeat_interval 0.5\nheartbeat_ttl 3\n" + extra_conf)
+                             "heartbeat_interval 0.5\nheartbeat_ttl 3\n"
+                             "vncdisplay_range 300-399\n" + extra_conf)  # the demo course pins 301-304
         self.env = {**os.environ, "MLN_CONF": str(self.conf), "REDIS_URL": redis_url(), "LOG_LEVEL": "WARNING",
                     "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "DEBUG": "0",
                     # The service host's name is made up: its displays are on this machine.
@@ -63,9 +64,9 @@ class Site:
 
     def start(self):
         self.spawn("daemon", [str(BIN / "mln"), "daemon"])
-        self.spawn("daphne", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "mlnweb.asgi:application"])
+        self.spawn("web", [str(BIN / "python"), "-m", "mlnweb.server", "--port", str(self.port)])
         self.wait(lambda: self.redis().exists(f"mln:heartbeat:{self.service_host}"), "the daemon's heartbeat")
-        self.wait(self.answers, "daphne")
+        self.wait(self.answers, "the web server")
         return self
 
     def spawn(self, name, argv):

@@ -1,5 +1,5 @@
 """An instructor builds a course and watches it; a student uses a real guest's console; another
-group's student gets none. Chromium, daphne and `mln daemon` are real; screenshots in tests/artifacts/."""
+group's student gets none. Chromium, the web server and `mln daemon` are real; screenshots in tests/artifacts/."""
 
 import re
 import subprocess
@@ -181,7 +181,8 @@ def test_a_student_opens_the_console_of_a_real_guest_and_another_group_gets_none
 
     # (b) The student of group 1 opens the access link, starts the guest, opens its console.
     student = browser.new_page()
-    student.goto(f"{site.url}{group1.get_absolute_url()}")
+    student.goto(f"{site.url}{group1.access_path()}")
+    student.wait_for_url(f"{site.url}{group1.get_absolute_url()}")  # the link's page posts its token
     screenshot(student, "b1-group-page")
     student.locator("tr", has_text="pc").locator("button", has_text="Start").click()
     host = Host.objects.get(project=group1.project)
@@ -210,7 +211,8 @@ def test_a_student_opens_the_console_of_a_real_guest_and_another_group_gets_none
     other = browser.browser.new_context() if browser.browser else None
     other_page = (other or browser).new_page()
     other_page.context.clear_cookies()
-    other_page.goto(f"{site.url}{group2.get_absolute_url()}")
+    other_page.goto(f"{site.url}{group2.access_path()}")
+    other_page.wait_for_url(f"{site.url}{group2.get_absolute_url()}")  # the link's page posts its token
     response = other_page.goto(f"{site.url}/hosts/{host.pk}/console/")
     assert response.status == 404 and "Not found" in other_page.inner_text("main")
     code = other_page.evaluate("""(path) => new Promise((resolve) => {
