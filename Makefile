@@ -125,8 +125,9 @@ tiny: setup
 # Debian 12 with real cloud-init, from Debian's packages through apt's own mirror
 # (templates_registry/debian): var/templates/debian.qcow2 (an ext4 filesystem, no
 # partitions) and the kernel and initrd it boots with, debian.vmlinuz and
-# debian.initrd.img. Built as root when its inputs changed (1.5-4.5 min; 100 MB
-# downloaded the first time), a no-op otherwise.
+# debian.initrd.img. Built as root when its inputs changed (66-104 s on two idle
+# cores, up to 4.5 min when they are busy; 112 MB of packages downloaded once and
+# kept in var/templates/.debian-debs), a no-op otherwise.
 debian: setup
 	@templates_registry/debian/build.sh $(VAR)/templates
 
@@ -139,7 +140,7 @@ run: setup novnc tiny
 
 # The tests' own Redis database: a `make run` beside them keeps its daemon's
 # heartbeat, queues and channel groups in database 0, where the tests would meet them.
-test: setup services libvirtd tiny novnc
+test: setup services libvirtd tiny debian novnc
 	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/1 $(VENV)/bin/pytest
 
 clean: stop-services
