@@ -74,7 +74,7 @@ def timed(label, action):
 
 def bench_test_driver(workdir, hosts):
     from daemon import conf, jobs
-    from daemon.hypervisor import Hypervisor
+    from daemon.agent.hypervisor import Hypervisor
     from projects import lang
     from projects.models import Build, Project
     from templates_registry.models import Template
@@ -157,10 +157,11 @@ class PlainScript:
     """The same steps as a shell script of qemu-img and virsh, with the product's XML and seeds."""
 
     def __init__(self, workdir, ours):
-        from daemon import conf, guestconfig, jobs
-        from daemon.definitions import domain_xml, network_xml
-        from daemon.hypervisor import Hypervisor
-        from daemon.plan import plan_project
+        from daemon import conf, jobs
+        from daemon.agent import guest_config
+        from daemon.agent.libvirt_xml import domain_xml, network_xml
+        from daemon.agent.hypervisor import Hypervisor
+        from daemon.agent.plan import plan_project
         from projects import lang
 
         self.folder = workdir / "plain"
@@ -178,7 +179,7 @@ class PlainScript:
                  f"virsh -q -c {QEMU} net-start {self.network} > /dev/null"]
         for host in self.plan.hosts:
             name, guest = host.spec.name, host.guest
-            seed = guestconfig.write_seed(spec.name, host.spec, host.macs, self.files / f"{name}.seed.img")
+            seed = guest_config.write_seed(spec.name, host.spec, host.macs, self.files / f"{name}.seed.img")
             (self.files / f"{name}.xml").write_text(domain_xml(guest))
             lines += [f"qemu-img create -q -f qcow2 -b {host.image.path} -F {host.image.format} {guest.disk}",
                       f"cp --sparse=always {seed} {guest.seed}",
@@ -203,7 +204,7 @@ class PlainScript:
 
 
 def bench_real_guests(workdir, guests, rounds):
-    from daemon.hypervisor import Hypervisor, HypervisorError
+    from daemon.agent.hypervisor import Hypervisor, HypervisorError
     from templates_registry.models import Template
 
     try:

@@ -52,7 +52,7 @@ def setup(workdir):
 
 
 def start_daemons(workdir, count):
-    from daemon import dispatch
+    from daemon.cluster import dispatch
 
     names, processes = [], []
     for n in range(count):
@@ -71,7 +71,9 @@ def start_daemons(workdir, count):
 
 
 def stop_daemons(names, processes):
-    from daemon import dispatch, heartbeat, signing
+    from daemon.cluster import dispatch
+    from daemon.cluster import heartbeat
+    from daemon.cluster import signing
 
     for process in processes:
         process.terminate()
@@ -86,7 +88,7 @@ def stop_daemons(names, processes):
 def course_projects(short_name, groups):
     from projects.courses import expand_course
     from projects.models import Host, Project
-    from projects.tables import read_table
+    from projects.variable_table import read_table
 
     rows = "gnum,userpasswd,rpasswd,vncpasswd\n" + "".join(
         f"{n:02d},@random,@random,@random\n" for n in range(1, groups + 1))
@@ -102,7 +104,8 @@ def course_projects(short_name, groups):
 def build_course(workdir, count, groups):
     from collections import Counter
 
-    from daemon import conf, dispatch
+    from daemon import conf
+    from daemon.cluster import dispatch
 
     names, processes = start_daemons(workdir, count)
     projects = course_projects(f"c{count}", groups)
@@ -121,7 +124,10 @@ def build_course(workdir, count, groups):
 
 def upgrade_one(workdir, names, project):
     """Moves one group's project to another daemon, cold: export, remove, import, as `mln upgrade` does."""
-    from daemon import conf, dispatch, heartbeat, upgrade
+    from daemon import conf
+    from daemon.cluster import dispatch
+    from daemon.cluster import heartbeat
+    from daemon.cluster import upgrade_plan
 
     source = project.spec["hosts"]["ubuntu"]["service_host"]
     target = next(n for n in names if n != source)
@@ -131,9 +137,9 @@ def upgrade_one(workdir, names, project):
     new = {**project.spec, "hosts": {n: {**h, "service_host": target} for n, h in project.spec["hosts"].items()}}
     submitter = conf.load()
     started = time.perf_counter()
-    plan = upgrade.plan_upgrade(project, new, submitter, heartbeat.live(dispatch.connection()))
+    plan = upgrade_plan.plan_upgrade(project, new, submitter, heartbeat.live(dispatch.connection()))
     planned = time.perf_counter() - started
-    builds = upgrade.apply(project, plan, submitter)
+    builds = upgrade_plan.apply(project, plan, submitter)
     seconds = time.perf_counter() - started
     assert all(b.status == "succeeded" for b in builds), [b.error for b in builds]
     print(f"mln upgrade, one project ({len(new['hosts'])} hosts) moved cold {source} -> {target}: "

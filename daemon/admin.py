@@ -3,8 +3,8 @@
 from django.contrib import admin
 from django.template.response import TemplateResponse
 
-from . import conf as mlnconf
-from . import heartbeat
+from daemon import conf as mlnconf
+from daemon.cluster import heartbeat
 
 # The index gets a "Service host daemons" link; the page itself has no model behind it.
 admin.site.index_template = "daemon/admin_index.html"
@@ -25,7 +25,7 @@ def daemon_status(request):
 def queue_row(service_host):
     """The queue `mln.<service host>`: jobs waiting, running, failed. (django-rq's dashboard lists only
     settings.RQ_QUEUES; these queues are named at run time, so this page shows them.)"""
-    from . import signing
+    from daemon.cluster import signing
 
     queue = signing.queue(service_host)
     return {"queue": queue.name, "waiting": queue.count, "running": queue.started_job_registry.count,

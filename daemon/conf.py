@@ -44,7 +44,7 @@ class MlnConf:
     # KVM is offered on these machines but guests hang in early boot (see
     # docs/hypervisor-notes.md), so TCG is the default; `kvm yes` opts in.
     kvm: bool = False
-    # The cluster (docs: README "Cluster security", daemon/heartbeat.py, daemon/placement.py).
+    # The cluster (docs: README "Cluster security", daemon/cluster/heartbeat.py, daemon/cluster/placement.py).
     daemon_allow: tuple = ("127.0.0.1", "::1")     # submitter addresses, fnmatch patterns
     daemon_status_query: tuple = ()                 # service hosts `mln daemon_status` always shows
     cluster_secret: str | None = None               # HMAC key of jobs; derived from SECRET_KEY when unset

@@ -12,7 +12,7 @@ import time
 from projects.choices import EventLevel
 from projects.models import BuildEvent
 
-from . import records
+from daemon import records
 
 FLUSH_SECONDS = 0.25
 

@@ -22,12 +22,16 @@ from projects.choices import Action, EventLevel, ProjectState
 from projects.lang.spec import ProjectSpec
 from projects.models import Build
 
-from . import conf as mlnconf
-from . import chains, definitions, guestconfig, records, storage
-from .events import EventLog
-from .export import ArchiveError
-from .hypervisor import Hypervisor, HypervisorError
-from .plan import Image, PlanError, plan_project
+from daemon import conf as mlnconf
+from daemon import records
+from daemon.cluster import chains
+from daemon.agent import libvirt_xml
+from daemon.agent import guest_config
+from daemon.agent import storage
+from daemon.events import EventLog
+from daemon.agent.archive import ArchiveError
+from daemon.agent.hypervisor import Hypervisor, HypervisorError
+from daemon.agent.plan import Image, PlanError, plan_project
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ REMOVED = ("removed", "already gone")
 STARTED = ("started", "already running")
 STOPPED = ("stopped", "already stopped")
 
-EXPECTED = (JobError, ArchiveError, PlanError, HypervisorError, guestconfig.GuestConfigError, mlnconf.ConfError,
+EXPECTED = (JobError, ArchiveError, PlanError, HypervisorError, guest_config.GuestConfigError, mlnconf.ConfError,
             storage.FolderError, OSError)
 
 
@@ -107,7 +111,7 @@ class Job:
         return (host.service_host or self.build.options.get("default_service_host", home)) == home
 
     def domain(self, host):
-        return definitions.object_name(self.spec.name, host.name)
+        return libvirt_xml.object_name(self.spec.name, host.name)
 
     def folder(self):
         return Path(self.conf.projects) / self.spec.name
@@ -166,7 +170,7 @@ def remove_storage(job, hosts=None):
     here), by name, in folders it marked for the project; the pools are forgotten, and a folder
     goes only once nothing else is in it."""
     project, hosts = job.spec.name, host_names(job) if hosts is None else hosts
-    folders = job.hv.remove_pools(definitions.pool_name(project), [f"{h}.qcow2" for h in hosts])
+    folders = job.hv.remove_pools(libvirt_xml.pool_name(project), [f"{h}.qcow2" for h in hosts])
     removed = bool(folders)
     for folder in dict.fromkeys([job.folder(), *(Path(f) for f in folders if f)]):
         gone, left = storage.remove(folder, project, host_files(hosts))
@@ -178,7 +182,7 @@ def remove_storage(job, hosts=None):
 
 def host_names(job):
     """The hosts of the project on this service host: the spec's, and any domain libvirt still has."""
-    prefix = definitions.object_name(job.spec.name, "")
+    prefix = libvirt_xml.object_name(job.spec.name, "")
     found = {d.removeprefix(prefix) for d in job.hv.project_objects(job.spec.name).domains}
     return sorted(found | {h.name for h in job.spec.hosts.values() if job.is_here(h)})
 
@@ -192,7 +196,7 @@ def write_seed(job, host):
     """The guest configuration disk; rewritten when the file changed it."""
     seed = Path(host.guest.seed)
     existed = seed.exists()
-    guestconfig.write_seed(job.spec.name, host.spec, host.macs, seed, files_root=job.conf.files)
+    guest_config.write_seed(job.spec.name, host.spec, host.macs, seed, files_root=job.conf.files)
     return not existed
 
 
@@ -249,7 +253,7 @@ def remove(job):
 
 def remove_one_host(job):
     """`-h HOST` (a page's remove of one host): its guest, disk and seed; the switches stay for the others."""
-    from .upgrade import remove_host
+    from daemon.cluster.upgrade_plan import remove_host
 
     hosts = job.hosts()
     job.total = len(hosts)
@@ -262,25 +266,25 @@ def remove_network(job, name):
 
 
 def export(job):
-    from . import export as archive
+    from daemon.agent import archive
 
     archive.export_project(job)
 
 
 def import_(job):
-    from . import export as archive
+    from daemon.agent import archive
 
     archive.import_project(job)
 
 
 def upgrade(job):
-    from . import upgrade as upgrading
+    from daemon.cluster import upgrade_plan as upgrading
 
     upgrading.upgrade_project(job)
 
 
 def migrate(job):
-    from . import migration
+    from daemon.agent import migration
 
     migration.migrate(job)
 
@@ -322,7 +326,7 @@ def run(build_id, conf=None, progress=None):
 
 
 def switch_spec(build):
-    """An upgrade chain carries the project's new spec in one Build, its first `upgrade` (daemon/upgrade.py):
+    """An upgrade chain carries the project's new spec in one Build, its first `upgrade` (daemon/cluster/upgrade_plan.py):
     stored as that job starts, after the exports. The portal has stored it already, with the course."""
     new = build.options.get("spec")
     if new is not None and build.project.spec != new:

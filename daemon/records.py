@@ -12,7 +12,7 @@ from django.utils import timezone
 from projects.choices import HostState
 from projects.models import Host, Switch
 
-from . import definitions
+from daemon.agent import libvirt_xml
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def record_hosts(project, spec, hypervisor, service_host):
         if home != service_host:
             continue
         row = rows.get(host.name) or Host(project=project, name=host.name)
-        fill_host(row, host, hypervisor.domain_state(definitions.object_name(spec.name, host.name)), home, now)
+        fill_host(row, host, hypervisor.domain_state(libvirt_xml.object_name(spec.name, host.name)), home, now)
         row.vnc_password = hypervisor.vnc_password(row.domain_name) or ""
         changed.append(row)
     with transaction.atomic():  # one commit; bulk_update's CASE expressions are slower than plain UPDATEs
@@ -63,7 +63,7 @@ def record_switches(project, spec, service_host):
         Switch.objects.update_or_create(
             project=project, name=switch.name,
             defaults={"service_host": service_host,
-                      "network_name": definitions.object_name(spec.name, switch.name)})
+                      "network_name": libvirt_xml.object_name(spec.name, switch.name)})
 
 
 def broadcast(project, event):

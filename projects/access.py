@@ -19,7 +19,7 @@ database_sync_to_async.
 
 from django.http import Http404
 
-from .models import Course, Group, Host, Project
+from projects.models import Course, Group, Host, Project
 
 # The session key under which the access links a browser has opened are kept.
 SESSION_TOKENS = "mln_group_tokens"

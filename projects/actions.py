@@ -4,14 +4,14 @@ One Build per project and service host, each enqueued (signed, on
 `mln.<service_host>`) only once the request's transaction commits
 (Project.enqueue_build): a page returns at once and never waits for a
 daemon. A build first places the hosts that no file placed on a live daemon
-(daemon/placement.py); with no daemon alive at all, the Builds wait on the
+(daemon/cluster/placement.py); with no daemon alive at all, the Builds wait on the
 queue of this site's own service host (mln.conf `service_host`) for its
 daemon to come up.
 """
 
 from django.db import transaction
 
-from .choices import Action
+from projects.choices import Action
 
 # The verbs a page offers; the others (export, import, upgrade, migrate) are the command line's.
 PAGE_ACTIONS = {"build": Action.BUILD, "start": Action.START, "stop": Action.STOP, "remove": Action.REMOVE}
@@ -46,7 +46,9 @@ def service_hosts(project, conf, host_name=""):
 
 
 def place(projects, conf):
-    from daemon import dispatch, heartbeat, placement
+    from daemon.cluster import dispatch
+    from daemon.cluster import heartbeat
+    from daemon.cluster import placement
 
     live = heartbeat.live(dispatch.connection())
     if not live:

@@ -5,7 +5,7 @@ Host states and builds are what the daemons report: shown, not edited.
 
 from django.contrib import admin
 
-from .models import Build, BuildEvent, Course, CourseFile, Group, Host, Project, Switch
+from projects.models import Build, BuildEvent, Course, CourseFile, Group, Host, Project, Switch
 
 
 class CourseFileInline(admin.TabularInline):

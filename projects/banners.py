@@ -1,6 +1,6 @@
 """What every page says about the site's daemons (the banners of base.html), and whether to show Courses.
 
-Read from the daemons' heartbeats (daemon/heartbeat.py), lazily: a page that
+Read from the daemons' heartbeats (daemon/cluster/heartbeat.py), lazily: a page that
 shows no banner reads nothing from Redis.
 """
 
@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 
 def banners(request):
-    from .views import is_instructor
+    from projects.views import is_instructor
 
     return {"banners": SimpleLazyObject(lambda: daemon_banners(request.user)),
             "is_instructor": SimpleLazyObject(lambda: is_instructor(request.user))}
@@ -21,7 +21,8 @@ def banners(request):
 def daemon_banners(user):
     """This site's own service host (mln.conf `service_host`): down, or on libvirt's test driver."""
     from daemon import conf as mlnconf
-    from daemon import dispatch, heartbeat
+    from daemon.cluster import dispatch
+    from daemon.cluster import heartbeat
 
     try:
         service_host = mlnconf.load().service_host

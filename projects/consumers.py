@@ -13,9 +13,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 from django.conf import settings
 
-from .access import NoAccess, course_for_instructor, host_for_viewer, project_for_instructor, session_tokens
-from .choices import BuildStatus, HostState
-from .models import Build, BuildEvent
+from projects.access import NoAccess, course_for_instructor, host_for_viewer, project_for_instructor, session_tokens
+from projects.choices import BuildStatus, HostState
+from projects.models import Build, BuildEvent
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
     The relay never asks libvirt: it trusts Host.state and Host.vnc_port as
     the host's daemon last reported them, read from the running domain's XML
-    (daemon.hypervisor.Hypervisor.domain_state), never computed from a course file.
+    (daemon.agent.hypervisor.Hypervisor.domain_state), never computed from a course file.
     """
 
     # The relay uses no channel layer: without an alias there is no Redis

@@ -21,9 +21,9 @@ import secrets
 import string
 from dataclasses import dataclass, field, fields
 
-from .lang.limits import Limits, shown_size
-from .lang.spec import PROJECT_NAME
-from .tables import MAX_PROBLEMS, CourseError, Problem, Table
+from projects.lang.limits import Limits, shown_size
+from projects.lang.spec import PROJECT_NAME
+from projects.variable_table import MAX_PROBLEMS, CourseError, Problem, Table
 
 RANDOM_CELL = "@random"
 # No 0/O/o, 1/l/I: students copy these from paper. 16 characters, never 13,
@@ -114,7 +114,7 @@ class CourseExpansion:
 
 def expand_inputs(course, inputs, previous=None, limits=Limits()):
     """Read the table and expand every row: what the web's bounded child process runs."""
-    from .tables import read_table
+    from projects.variable_table import read_table
 
     table = read_table(inputs.table_name, inputs.table, limits)
     return expand_course(course, inputs.master_name, inputs.files, table, previous, limits)
@@ -128,7 +128,7 @@ def expand_course(course, master_name, files, table, previous=None, limits=Limit
     already has, even when its row moved, so re-uploading a table changes no
     password a student already holds.
     """
-    from .lang import MemorySources
+    from projects.lang import MemorySources
 
     expander = _Expander(course, master_name, files, table, previous or {}, MemorySources(dict(files)), limits)
     return expander.run()
@@ -202,7 +202,7 @@ class _Expander:
         return group
 
     def _expand(self, index, kept, quiet=False):
-        from .lang import MlnError, build_spec, loads
+        from projects.lang import MlnError, build_spec, loads
 
         values, generated = self._values(index, kept)
         text, lines = self._group_file(index, values)
@@ -301,13 +301,13 @@ class _Expander:
 def resource_problems(expansion, conf):
     """What the administrator's mln.conf does not allow in any group (memory, disks, bridges, ...), as Problems.
 
-    The checks themselves are the daemon's (daemon.plan.resource_problems), the
+    The checks themselves are the daemon's (daemon.agent.plan.resource_problems), the
     same that a build runs; here they run at upload, so a course that no
     daemon would build is refused before it is stored.
     """
-    from daemon import plan
+    from daemon.agent import plan
 
-    # The one call site of daemon.plan.resource_problems (another part of issue 9);
+    # The one call site of daemon.agent.plan.resource_problems (another part of issue 9);
     # until that function exists, uploads are not checked against mln.conf's resources.
     problems_of = getattr(plan, "resource_problems", None)
     if problems_of is None:

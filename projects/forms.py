@@ -9,10 +9,10 @@ import os
 
 from django import forms
 
-from .courses import CourseInputs, limits_from_conf
-from .lang.limits import shown_size
-from .models import Course
-from .tables import CourseError
+from projects.courses import CourseInputs, limits_from_conf
+from projects.lang.limits import shown_size
+from projects.models import Course
+from projects.variable_table import CourseError
 
 TABLE_TYPES = (".csv", ".xlsx", ".txt")
 

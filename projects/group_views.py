@@ -19,9 +19,9 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from . import actions
-from .access import NoAccess, group_for_token, group_for_viewer, host_for_viewer, remember_group_token, session_tokens
-from .views import _submit_for, back
+from projects import actions
+from projects.access import NoAccess, group_for_token, group_for_viewer, host_for_viewer, remember_group_token, session_tokens
+from projects.views import _submit_for, back
 
 
 @never_cache

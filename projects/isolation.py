@@ -17,9 +17,9 @@ import multiprocessing
 import resource
 import traceback
 
-from .courses import expand_inputs, limits_from_conf, resource_problems
-from .lang.limits import shown_size
-from .tables import CourseError, Problem
+from projects.courses import expand_inputs, limits_from_conf, resource_problems
+from projects.lang.limits import shown_size
+from projects.variable_table import CourseError, Problem
 
 log = logging.getLogger(__name__)
 

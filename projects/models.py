@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from .choices import Action, BuildStatus, EventLevel, HostState, ProjectState
+from projects.choices import Action, BuildStatus, EventLevel, HostState, ProjectState
 
 
 class Course(models.Model):
@@ -45,7 +45,7 @@ class Course(models.Model):
 
     def inputs(self):
         """The master, files and table as stored, for `expand`."""
-        from .courses import CourseInputs
+        from projects.courses import CourseInputs
 
         files = {f.name: f.content for f in self.files.all()}
         return CourseInputs(self.master_name, files, self.table_name, bytes(self.table))
@@ -58,7 +58,7 @@ class Course(models.Model):
         """
         from daemon import conf as mlnconf
 
-        from .isolation import expand_bounded
+        from projects.isolation import expand_bounded
 
         inputs = inputs or self.inputs()
         previous = {g.row: (g.project.name, g.generated) for g in self.groups_with_projects()}
@@ -69,7 +69,7 @@ class Course(models.Model):
 
     def _check_names_free(self, expansion):
         # Project names are unique on the whole site: libvirt names its objects after them.
-        from .tables import CourseError, Problem
+        from projects.variable_table import CourseError, Problem
 
         taken = Project.objects.filter(name__in=[g.project for g in expansion.groups]).select_related("group__course")
         if self.pk:
@@ -86,17 +86,19 @@ class Course(models.Model):
 
     def changes(self, expansion):
         """What applying `expansion` would do to each project: added, removed, changed."""
-        from .courses import course_changes
+        from projects.courses import course_changes
 
         old = {g.project.name: (g.row, g.project.tree) for g in self.groups_with_projects()}
         return course_changes(old, expansion)
 
     def upgrade_plans(self, inputs, conf=None):
-        """{project: daemon.upgrade.UpgradePlan} of what applying `inputs` would do to the built guests."""
+        """{project: daemon.cluster.upgrade_plan.UpgradePlan} of what applying `inputs` would do to the built guests."""
         from daemon import conf as mlnconf
-        from daemon import dispatch, heartbeat, upgrade
+        from daemon.cluster import dispatch
+        from daemon.cluster import heartbeat
+        from daemon.cluster import upgrade_plan
 
-        return upgrade.course_plans(self, inputs, conf or mlnconf.load(), heartbeat.live(dispatch.connection()))
+        return upgrade_plan.course_plans(self, inputs, conf or mlnconf.load(), heartbeat.live(dispatch.connection()))
 
     @transaction.atomic
     def apply(self, inputs, expansion=None):
@@ -165,7 +167,7 @@ class CourseDraft(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     def inputs(self):
-        from .courses import CourseInputs
+        from projects.courses import CourseInputs
 
         return CourseInputs(self.master_name, dict(self.files), self.table_name, bytes(self.table))
 
@@ -277,11 +279,13 @@ class Project(models.Model):
         return sorted({h["service_host"] for h in self.spec.get("hosts", {}).values() if h.get("service_host")})
 
     def upgrade_plan(self, new_spec, conf=None):
-        """What `mln upgrade` would do to make the built project `new_spec` (daemon/upgrade.py)."""
+        """What `mln upgrade` would do to make the built project `new_spec` (daemon/cluster/upgrade_plan.py)."""
         from daemon import conf as mlnconf
-        from daemon import dispatch, heartbeat, upgrade
+        from daemon.cluster import dispatch
+        from daemon.cluster import heartbeat
+        from daemon.cluster import upgrade_plan
 
-        return upgrade.plan_upgrade(self, new_spec, conf or mlnconf.load(), heartbeat.live(dispatch.connection()))
+        return upgrade_plan.plan_upgrade(self, new_spec, conf or mlnconf.load(), heartbeat.live(dispatch.connection()))
 
     def enqueue_build(self, action, service_host, host_name="", options=None, requested_by=None):
         """A Build row, and its job on the queue of `service_host` once the row is committed."""
@@ -356,8 +360,8 @@ class Build(models.Model):
         return self.options.get("service_host", "localhost")
 
     def enqueue(self):
-        """Its signed job on the queue `mln.<service_host>` (daemon/signing.py)."""
-        from daemon import signing
+        """Its signed job on the queue `mln.<service_host>` (daemon/cluster/signing.py)."""
+        from daemon.cluster import signing
 
         signing.enqueue(self)
 

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from .consumers import ConsoleConsumer, ProgressConsumer
+from projects.consumers import ConsoleConsumer, ProgressConsumer
 
 websocket_urlpatterns = [
     re_path(r"^ws/progress/(?P<kind>course|project)/(?P<pk>[0-9]+)/$", ProgressConsumer.as_asgi()),

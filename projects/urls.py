@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import group_views, views
+from projects import group_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -21,12 +21,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from . import actions, upgrades
-from .access import course_for_instructor, project_for_instructor
-from .choices import HostState, ProjectState
-from .forms import NewCourseForm, UpdateCourseForm
-from .models import CourseDraft
-from .tables import CourseError
+from projects import actions
+from projects import course_upgrade
+from projects.access import course_for_instructor, project_for_instructor
+from projects.choices import HostState, ProjectState
+from projects.forms import NewCourseForm, UpdateCourseForm
+from projects.models import CourseDraft
+from projects.variable_table import CourseError
 
 INSTRUCTORS_GROUP = "instructors"
 
@@ -96,10 +97,10 @@ def course_draft(request, short_name, draft_id):
     course, draft = _get_draft_for_instructor(request, short_name, draft_id)
     try:
         changes, problems = course.changes(course.expand(draft.inputs())), ()
-        plans = upgrades.plans(course, draft.inputs())
+        plans = course_upgrade.plans(course, draft.inputs())
     except CourseError as exc:  # the site changed since the upload (a name taken meanwhile)
         changes, problems, plans = (), exc.problems, {}
-    except upgrades.Refused as exc:
+    except course_upgrade.Refused as exc:
         plans = {}
         messages.error(request, f"The built guests cannot be upgraded to this version: {exc}")
     return render(request, "projects/course_draft.html",
@@ -112,8 +113,8 @@ def course_draft_upgrade(request, short_name, draft_id):
     """Apply the draft and bring the built guests to it: the plans are made before apply replaces the specs."""
     course, draft = _get_draft_for_instructor(request, short_name, draft_id)
     try:
-        builds = upgrades.upgrade(course, draft.inputs(), request.user)
-    except (CourseError, upgrades.Refused) as exc:
+        builds = course_upgrade.upgrade(course, draft.inputs(), request.user)
+    except (CourseError, course_upgrade.Refused) as exc:
         messages.error(request, f"Nothing was changed: {exc}")
         return redirect("course_draft", course.short_name, draft.pk)
     draft.delete()

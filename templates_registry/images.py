@@ -10,7 +10,7 @@ one: a filesystem or partitioned disk (as blkid reads it), or at least a
 plausible blank disk, so that a text file is never a template.
 
 Used for templates registered in the admin or by `mln rt`, and for the disks
-of an `mln import` (daemon/export.py).
+of an `mln import` (daemon/agent/archive.py).
 """
 
 import hashlib

@@ -15,7 +15,7 @@ from importlib import import_module
 
 from projects.lang import MlnError
 
-VERB_MODULES = ["projects.cli.lang", "projects.cli.templates", "projects.cli.table1", "projects.cli.course",
+VERB_MODULES = ["projects.cli.lang", "projects.cli.templates", "projects.cli.lifecycle", "projects.cli.course",
                 "projects.cli.cluster"]
 
 

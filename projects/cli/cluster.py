@@ -3,7 +3,7 @@
 import json
 import sys
 
-from . import CommandError, verb
+from projects.cli import CommandError, verb
 
 
 def register(verbs):
@@ -43,9 +43,9 @@ def status_row(status):
 
 
 def daemon_status(args):
-    from daemon import heartbeat
+    from daemon.cluster import heartbeat
 
-    from .table1 import load_conf, print_table
+    from projects.cli.lifecycle import load_conf, print_table
 
     conf = load_conf(args)
     rows = [status_row(s) for s in heartbeat.statuses(redis(), conf.daemon_status_query)]
@@ -59,10 +59,10 @@ def daemon_status(args):
 
 
 def upgrade(args):
-    from daemon import heartbeat
-    from daemon import upgrade as upgrading
+    from daemon.cluster import heartbeat
+    from daemon.cluster import upgrade_plan as upgrading
 
-    from .table1 import get_project, load_conf, print_event, read_project_file
+    from projects.cli.lifecycle import get_project, load_conf, print_event, read_project_file
 
     conf = load_conf(args)
     tree, spec = read_project_file(args.file)

@@ -12,7 +12,7 @@ import posixpath
 import re
 import sys
 
-from . import CommandError, verb
+from projects.cli import CommandError, verb
 
 INCLUDE_LINE = re.compile(r'^[ \t]*#include[ \t]+"?([^"\s]+)"?', re.MULTILINE)
 
@@ -38,9 +38,9 @@ def run_usage(args):
 
 
 def run_expand(args):
-    from projects.cli.table1 import load_conf
+    from projects.cli.lifecycle import load_conf
     from projects.courses import CourseError, expand_course, limits_from_conf
-    from projects.tables import read_table
+    from projects.variable_table import read_table
 
     course = args.course or re.sub(r"[^A-Za-z0-9-]+", "-", os.path.splitext(os.path.basename(args.master))[0])
     master_name = os.path.basename(args.master)
@@ -78,7 +78,7 @@ def course_files(master, include_dirs, max_bytes=None):
     """
     from projects.lang import DirectorySources
     from projects.lang.sources import IncludeError
-    from projects.tables import CourseError, Problem
+    from projects.variable_table import CourseError, Problem
 
     root = os.path.dirname(os.path.abspath(master))
     sources = DirectorySources([root, *include_dirs], max_bytes)
@@ -116,7 +116,7 @@ def write_files(directory, files):
 
 def _read_text(path, max_bytes=None):
     from projects.lang.limits import shown_size
-    from projects.tables import CourseError, Problem
+    from projects.variable_table import CourseError, Problem
 
     try:
         with open(path, encoding="utf-8") as f:
@@ -133,7 +133,7 @@ def _read_text(path, max_bytes=None):
 
 def _read_bytes(path, max_bytes=None):
     from projects.lang.limits import shown_size
-    from projects.tables import CourseError, Problem
+    from projects.variable_table import CourseError, Problem
 
     try:
         with open(path, "rb") as f:

@@ -79,7 +79,7 @@ def run_fmt(args):
 
 def _load(args):
     from projects import lang
-    from projects.cli.table1 import load_conf
+    from projects.cli.lifecycle import load_conf
     from projects.courses import limits_from_conf
 
     limits = limits_from_conf(load_conf(args))

@@ -1,6 +1,6 @@
 """`mln register_template` (`mln rt`): add a template image to the registry."""
 
-from . import CommandError, verb
+from projects.cli import CommandError, verb
 
 
 def register(verbs):
@@ -18,7 +18,7 @@ def register(verbs):
 def run_register_template(args):
     from templates_registry.models import Template, TemplateError, image_limits
 
-    from .table1 import load_conf
+    from projects.cli.lifecycle import load_conf
 
     limits = image_limits(load_conf(args))  # max_template and max_disk of mln.conf
     try:

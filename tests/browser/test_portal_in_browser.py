@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.hypervisor import Hypervisor, HypervisorError
+from daemon.agent.hypervisor import Hypervisor, HypervisorError
 from projects import actions
 from projects.choices import Action, BuildStatus, HostState
 from projects.courses import CourseInputs

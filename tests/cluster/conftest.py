@@ -22,7 +22,8 @@ from django.conf import settings
 from django.db import connection
 
 from daemon import conf as mlnconf
-from daemon import heartbeat, signing
+from daemon.cluster import heartbeat
+from daemon.cluster import signing
 from templates_registry.models import Template
 
 MLN = Path(sys.executable).parent / "mln"

@@ -7,8 +7,8 @@ import pytest
 from django.contrib.auth.models import Group as AuthGroup
 from django.urls import reverse
 
-from daemon import dispatch
-from projects import upgrades
+from daemon.cluster import dispatch
+from projects import course_upgrade
 from projects.choices import Action, BuildStatus
 from projects.courses import CourseInputs
 from projects.models import Course, Host
@@ -54,7 +54,7 @@ def chain(builds):
 def test_a_course_upgrade_moves_a_host_cold_without_the_page_waiting(course, cluster):
     course, project, a, b = course
     started = time.monotonic()
-    builds = upgrades.upgrade(course, inputs(b))
+    builds = course_upgrade.upgrade(course, inputs(b))
     assert time.monotonic() - started < 1.5  # less than one daemon_wait: nothing was followed
     assert all(x.status in (BuildStatus.QUEUED, BuildStatus.RUNNING) for x in builds)
     assert chain(builds) == [(Action.MIGRATE, a, "out"), (Action.UPGRADE, a, ""), (Action.UPGRADE, b, ""),
@@ -96,7 +96,7 @@ def test_a_step_that_fails_fails_every_build_after_it(course, cluster):
     removed = dispatch.follow(dispatch.submit(project, Action.REMOVE, cluster.conf, [a], "pc"), cluster.conf)
     assert removed[0].status == BuildStatus.SUCCEEDED, removed[0].error
 
-    done = dispatch.follow(upgrades.upgrade(course, inputs(b)), cluster.conf)
+    done = dispatch.follow(course_upgrade.upgrade(course, inputs(b)), cluster.conf)
     assert [x.status for x in done] == [BuildStatus.FAILED] * 4
     assert done[0].error == f"host pc is not on {a}"
     for later in done[1:]:
@@ -108,7 +108,7 @@ def test_a_step_that_fails_fails_every_build_after_it(course, cluster):
 
 def test_a_daemon_that_dies_during_the_chain_fails_its_step_and_the_rest(course, cluster):
     course, project, a, b = course
-    builds = upgrades.upgrade(course, inputs(b))
+    builds = course_upgrade.upgrade(course, inputs(b))
     cluster.kill(b)
     done = dispatch.follow(builds, cluster.conf)
     assert [x.status for x in done] == [BuildStatus.SUCCEEDED] * 2 + [BuildStatus.FAILED] * 2
@@ -120,6 +120,6 @@ def test_the_page_refuses_a_move_towards_a_dead_daemon(course, cluster):
     course, project, a, b = course
     cluster.kill(b)
     time.sleep(1.6)  # heartbeat_ttl: beta is dead
-    with pytest.raises(upgrades.Refused, match=f"service host {b} has no live daemon"):
-        upgrades.upgrade(course, inputs(b))
+    with pytest.raises(course_upgrade.Refused, match=f"service host {b} has no live daemon"):
+        course_upgrade.upgrade(course, inputs(b))
     assert not project.builds.filter(action=Action.MIGRATE).exists()

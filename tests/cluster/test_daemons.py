@@ -8,7 +8,9 @@ from projects.choices import Action, BuildStatus
 from projects.cli import main
 from projects.models import Build, Project
 
-from daemon import dispatch, heartbeat, signing
+from daemon.cluster import dispatch
+from daemon.cluster import heartbeat
+from daemon.cluster import signing
 
 
 def project_on(service_host, name="solo"):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.hypervisor import Hypervisor
+from daemon.agent.hypervisor import Hypervisor
 from projects.choices import Action, BuildStatus
 from projects.cli import main
 from projects.models import Host, Project

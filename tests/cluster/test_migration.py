@@ -6,8 +6,8 @@ import tempfile
 
 import pytest
 
-from daemon import upgrade
-from daemon.hypervisor import LIVE_MIGRATION_FLAGS, Hypervisor, HypervisorError
+from daemon.cluster import upgrade_plan
+from daemon.agent.hypervisor import LIVE_MIGRATION_FLAGS, Hypervisor, HypervisorError
 from projects import lang
 from projects.choices import Action, BuildStatus
 from projects.cli import main
@@ -113,13 +113,13 @@ def live_facts(hypervisor="QEMU", san="/mnt/san", projects="/mnt/san/projects"):
 ])
 def test_live_where_both_hypervisors_can_and_the_disks_are_shared(host, facts, mode, why):
     live = {"one": live_facts(), "two": live_facts(**facts)}
-    got_mode, reason = upgrade.migration_mode(host, "one", "two", live, "running")
+    got_mode, reason = upgrade_plan.migration_mode(host, "one", "two", live, "running")
     assert got_mode == mode and why in reason
 
 
 def test_a_stopped_host_moves_cold():
     live = {"one": live_facts(), "two": live_facts()}
-    assert upgrade.migration_mode({"filepath": "/mnt/san/x"}, "one", "two", live, "stopped") == \
+    assert upgrade_plan.migration_mode({"filepath": "/mnt/san/x"}, "one", "two", live, "stopped") == \
         ("cold", "the host is not running")
 
 
@@ -150,9 +150,9 @@ def test_a_new_host_without_service_host_joins_the_project_and_an_unchanged_file
     grown = LAB.format(memory="128M", web="one", db="one") + "host cache { template tiny\n memory 128M }\n"
     from daemon import conf
 
-    plan = upgrade.plan_upgrade(project, lang.build_spec(lang.loads(grown, "lab.mln")), conf.load(), {}, {})
+    plan = upgrade_plan.plan_upgrade(project, lang.build_spec(lang.loads(grown, "lab.mln")), conf.load(), {}, {})
     assert plan.lines() == ["lab: add host cache on one"]
-    assert not upgrade.plan_upgrade(project, spec, conf.load(), {}, {})
+    assert not upgrade_plan.plan_upgrade(project, spec, conf.load(), {}, {})
 
 
 def test_a_course_offers_the_plan_of_its_new_version(db, django_user_model, tmp_path, monkeypatch):

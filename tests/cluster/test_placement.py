@@ -5,12 +5,14 @@ import json
 import pytest
 
 from daemon import conf as mlnconf
-from daemon import dispatch, heartbeat, placement
+from daemon.cluster import dispatch
+from daemon.cluster import heartbeat
+from daemon.cluster import placement
 from projects.choices import BuildStatus, ProjectState
 from projects.cli import main
 from projects.courses import expand_course
 from projects.models import Host, Project
-from projects.tables import read_table
+from projects.variable_table import read_table
 
 from ..projects.conftest import OSCOURSE, table_bytes
 

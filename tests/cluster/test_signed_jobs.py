@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from daemon import signing
+from daemon.cluster import signing
 from projects.choices import Action, BuildStatus
 from projects.models import Build
 

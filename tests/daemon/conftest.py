@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from daemon import conf as mlnconf
-from daemon.hypervisor import Hypervisor
+from daemon.agent.hypervisor import Hypervisor
 from projects.lang.spec import HostSpec, InterfaceSpec, Position, ProjectSpec, SwitchSpec
 from projects.models import Project
 from templates_registry.models import Template

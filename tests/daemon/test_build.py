@@ -3,7 +3,8 @@
 
 import pytest
 
-from daemon import definitions, jobs
+from daemon import jobs
+from daemon.agent import libvirt_xml
 from projects.choices import Action, BuildStatus, EventLevel, HostState, ProjectState
 from projects.models import Build
 
@@ -33,7 +34,7 @@ def test_build_defines_one_domain_per_host_and_one_network_per_switch(libvirt_te
     assert objects.volumes == ["ldapclient.qcow2", "ldapserver.qcow2"]
     server = libvirt_test.domain_state("ldaptest.ldapserver")
     assert server.state == "shut off" and server.memory == 256 << 20
-    assert server.macs == [definitions.mac_address("ldaptest", "ldapserver", "eth0")]
+    assert server.macs == [libvirt_xml.mac_address("ldaptest", "ldapserver", "eth0")]
     assert (mln_conf.projects / "ldaptest" / "ldapserver.seed.img").is_file()
 
 

@@ -1,4 +1,4 @@
-"""A chain of Builds (daemon/chains.py): deferred jobs on real Redis, a failed step failing the rest."""
+"""A chain of Builds (daemon/cluster/chains.py): deferred jobs on real Redis, a failed step failing the rest."""
 
 import uuid
 from datetime import timedelta
@@ -10,7 +10,8 @@ from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from daemon import chains, dispatch
+from daemon.cluster import chains
+from daemon.cluster import dispatch
 from projects.choices import Action, BuildStatus
 from projects.models import Build
 

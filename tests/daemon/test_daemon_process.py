@@ -22,7 +22,8 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
 
-from daemon import heartbeat, signing
+from daemon.cluster import heartbeat
+from daemon.cluster import signing
 from projects.choices import Action, BuildStatus, HostState, ProjectState
 from projects.cli import main
 from projects.models import Project

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from daemon.hypervisor import Hypervisor, HypervisorError
+from daemon.agent.hypervisor import Hypervisor, HypervisorError
 from projects.choices import BuildStatus
 from projects.cli import main
 from projects.models import Build, Project

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from daemon import export
+from daemon.agent import archive
 from projects import lang
 from projects.choices import Action, BuildStatus
 from templates_registry.models import file_sha256
@@ -70,7 +70,7 @@ def test_export_remove_import_start_brings_the_guests_back(exported, libvirt_tes
     project, folder = exported
     run(project, Action.REMOVE, mln_conf)
     assert not libvirt_test.project_objects("ldaptest")
-    imported, previous = export.project_from_folder("ldaptest", folder, mln_conf)
+    imported, previous = archive.project_from_folder("ldaptest", folder, mln_conf)
     assert previous["state"] == "removed"
     assert imported.spec["hosts"]["ldapserver"]["memory"] == 256 << 20
     build = run(imported, Action.IMPORT, mln_conf, directory=str(folder))
@@ -88,8 +88,8 @@ def test_a_changed_file_is_refused_before_anything_is_made(exported, libvirt_tes
     run(project, Action.REMOVE, mln_conf)
     with open(folder / "ldapserver.qcow2", "ab") as disk:
         disk.write(b"tampered")
-    with pytest.raises(export.ArchiveError, match="ldapserver.qcow2 does not match its SHA-256 sum"):
-        export.project_from_folder("ldaptest", folder, mln_conf)
+    with pytest.raises(archive.ArchiveError, match="ldapserver.qcow2 does not match its SHA-256 sum"):
+        archive.project_from_folder("ldaptest", folder, mln_conf)
     assert not libvirt_test.project_objects("ldaptest")
 
 
@@ -100,8 +100,8 @@ def test_names_that_leave_the_folder_are_refused(mln_conf, tmp_path):
     digest = file_sha256(tmp_path / "secret")
     for name in ("../secret", str(tmp_path / "secret")):
         (folder / "SHA256SUMS").write_text(f"{digest}  {name}\n")
-        with pytest.raises(export.ArchiveError, match="leaves the folder"):
-            export.verify(folder, mln_conf)
+        with pytest.raises(archive.ArchiveError, match="leaves the folder"):
+            archive.verify(folder, mln_conf)
 
 
 def test_a_running_project_is_not_exported(libvirt_test, mln_conf, tiny, tmp_path):

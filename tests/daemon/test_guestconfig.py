@@ -12,8 +12,8 @@ import pycdlib
 import pytest
 import yaml
 
-from daemon import guestconfig
-from daemon.guestconfig import GuestConfigError, hash_password, write_seed
+from daemon.agent import guest_config
+from daemon.agent.guest_config import GuestConfigError, hash_password, write_seed
 from projects.lang.spec import HostSpec, InterfaceSpec, Position
 
 MAC = "52:54:00:12:34:56"
@@ -105,7 +105,7 @@ def test_plain_passwords_are_hashed_and_never_reach_the_image(tmp_path):
     for name, plain in (("root", "s3cret-root"), ("alice", "correct horse battery")):
         hashed = users[name]["hashed_passwd"]
         assert hashed.startswith("$6$") and users[name]["lock_passwd"] is False
-        assert guestconfig.openssl_sha512_crypt(plain, hashed.split("$")[2]) == hashed
+        assert guest_config.openssl_sha512_crypt(plain, hashed.split("$")[2]) == hashed
         assert plain.encode() not in image and plain.encode("utf-16-be") not in image
 
 
@@ -130,7 +130,7 @@ def test_hash_password_matches_glibc_and_openssl():
         warnings.simplefilter("ignore", DeprecationWarning)
         import crypt
     hashed = hash_password("pa55word", salt="abcdefgh12345678")
-    assert hashed == crypt.crypt("pa55word", hashed) == guestconfig.openssl_sha512_crypt("pa55word", "abcdefgh12345678")
+    assert hashed == crypt.crypt("pa55word", hashed) == guest_config.openssl_sha512_crypt("pa55word", "abcdefgh12345678")
 
 
 def test_same_host_gives_the_same_bytes_and_the_file_is_left_alone(tmp_path):

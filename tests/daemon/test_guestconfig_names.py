@@ -8,7 +8,7 @@ row written by other means).
 import pytest
 import yaml
 
-from daemon.guestconfig import GuestConfigError, network_config
+from daemon.agent.guest_config import GuestConfigError, network_config
 from projects.lang.spec import HostSpec, InterfaceSpec, Position
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pycdlib
 
-from daemon.guestconfig import write_seed
+from daemon.agent.guest_config import write_seed
 from projects.lang.spec import HostSpec, InterfaceSpec
 
 SEED_AWK = Path(__file__).resolve().parents[2] / "templates_registry" / "tiny" / "seed.awk"

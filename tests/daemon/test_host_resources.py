@@ -1,7 +1,7 @@
 """Host resources a course file asks for: only what mln.conf allows, refused with file and line.
 
 Folders (`filepath`, `lvm_vg`), bridges, VNC displays and the sizes of memory, vcpus and disks;
-and a folder is a project's only when MLN made it for that project (daemon/storage.py). These
+and a folder is a project's only when MLN made it for that project (daemon/agent/storage.py). These
 run on libvirt's test driver; tests/daemon/test_host_resources_qemu.py does the folders on a
 real `dir` pool, where libvirt lists every file of the folder as a volume.
 """
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from daemon import conf as mlnconf
-from daemon import storage
-from daemon.plan import resource_problems
+from daemon.agent import storage
+from daemon.agent.plan import resource_problems
 from projects.choices import Action, BuildStatus, EventLevel
 from projects.lang import build_spec, loads
 

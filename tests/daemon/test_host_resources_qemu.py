@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from daemon import conf as mlnconf
-from daemon.hypervisor import Hypervisor, HypervisorError
-from daemon.storage import MARKER
+from daemon.agent.hypervisor import Hypervisor, HypervisorError
+from daemon.agent.storage import MARKER
 from projects.choices import Action, BuildStatus
 from projects.lang.spec import HostSpec, Position, ProjectSpec
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from daemon import conf as mlnconf
-from daemon import export
-from daemon.hypervisor import Hypervisor, HypervisorError
+from daemon.agent import archive
+from daemon.agent.hypervisor import Hypervisor, HypervisorError
 from projects.choices import Action, BuildStatus
 from projects.models import Build, Host, Project
 
@@ -69,13 +69,13 @@ def test_a_failed_import_leaves_nothing_on_a_real_pool(system):
     conf, folder, name = system
     source = forge(folder / "export", WEB.replace("project web", f"project {name}"))
     exported = {p.name: p.read_bytes() for p in source.iterdir()}
-    project, previous = export.project_from_folder(name, source, conf)
+    project, previous = archive.project_from_folder(name, source, conf)
     with open(source / "db.qcow2", "ab") as disk:  # changed after the command's check: the daemon sees it
         disk.write(b"changed")
     build = run(project, Action.IMPORT, conf, directory=str(source))
     assert build.status == BuildStatus.FAILED
     assert build.error.startswith("import disk db:") and "does not match its SHA-256 sum" in build.error
-    export.undo_import(project, previous)
+    archive.undo_import(project, previous)
     assert not leftovers(name)
     assert not (conf.projects / name).exists()
     assert not (Project.objects.filter(name=name).exists() or Build.objects.exists() or Host.objects.exists())
@@ -86,7 +86,7 @@ def test_a_failed_import_leaves_nothing_on_a_real_pool(system):
 def test_an_imported_disk_backs_its_overlay_as_qcow2_and_remove_takes_it_all(system):
     conf, folder, name = system
     source = forge(folder / "export", WEB.replace("project web", f"project {name}"))
-    project, _ = export.project_from_folder(name, source, conf)
+    project, _ = archive.project_from_folder(name, source, conf)
     build = run(project, Action.IMPORT, conf, directory=str(source))
     assert build.status == BuildStatus.SUCCEEDED, build.error
     overlay = conf.projects / name / "web.qcow2"

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from daemon import export
+from daemon.agent import archive
 from projects import lang
 from projects.choices import Action, BuildStatus, ProjectState
 from projects.models import Build, Host, Project, Switch
@@ -98,8 +98,8 @@ def test_a_file_name_in_the_sums_that_is_no_export_file_is_refused(mln_conf, tmp
         manifest["disks"]["db"]["file"] = "..evil"
 
     folder = forge(tmp_path / "export", edit=extra)
-    with pytest.raises(export.ArchiveError, match="'..evil' is not a file an export writes"):
-        export.project_from_folder("web", folder, mln_conf)
+    with pytest.raises(archive.ArchiveError, match="'..evil' is not a file an export writes"):
+        archive.project_from_folder("web", folder, mln_conf)
 
 
 def test_a_disk_with_a_backing_file_is_refused_before_anything_is_made(libvirt_test, mln_conf, tiny, tmp_path,
@@ -123,8 +123,8 @@ def test_a_disk_with_an_external_data_file_is_refused(mln_conf, tmp_path, db):
         qcow2(folder / "db.qcow2", "-o", f"data_file={outside},data_file_raw=on", size="1M")
 
     folder = forge(tmp_path / "export", edit=data_file)
-    with pytest.raises(export.ArchiveError, match=f"external data file \\({outside}\\) is refused"):
-        export.project_from_folder("web", folder, mln_conf)
+    with pytest.raises(archive.ArchiveError, match=f"external data file \\({outside}\\) is refused"):
+        archive.project_from_folder("web", folder, mln_conf)
     assert not Project.objects.exists()
 
 
@@ -133,8 +133,8 @@ def test_a_disk_is_opened_as_qcow2_never_probed(mln_conf, tmp_path, db):
         subprocess.run(["qemu-img", "create", "-q", "-f", "raw", str(folder / "web.qcow2"), "16M"], check=True)
 
     folder = forge(tmp_path / "export", edit=raw)
-    with pytest.raises(export.ArchiveError, match="cannot read it as qcow2"):
-        export.project_from_folder("web", folder, mln_conf)
+    with pytest.raises(archive.ArchiveError, match="cannot read it as qcow2"):
+        archive.project_from_folder("web", folder, mln_conf)
 
 
 def test_a_disk_above_max_disk_is_refused(mln_conf, tmp_path, db):
@@ -143,8 +143,8 @@ def test_a_disk_above_max_disk_is_refused(mln_conf, tmp_path, db):
         qcow2(folder / "db.qcow2", size="300G")
 
     folder = forge(tmp_path / "export", edit=big)
-    with pytest.raises(export.ArchiveError, match=r"db.qcow2: a disk of 322122547200 bytes is above max_disk"):
-        export.project_from_folder("web", folder, mln_conf)
+    with pytest.raises(archive.ArchiveError, match=r"db.qcow2: a disk of 322122547200 bytes is above max_disk"):
+        archive.project_from_folder("web", folder, mln_conf)
 
 
 def test_the_spec_is_rebuilt_by_the_language_from_the_resolved_blocks(mln_conf, tmp_path, db):
@@ -153,7 +153,7 @@ def test_the_spec_is_rebuilt_by_the_language_from_the_resolved_blocks(mln_conf, 
         manifest["spec"]["hosts"]["web"]["memory"] = 1 << 50
         manifest["spec"]["hosts"]["web"]["service_host"] = "elsewhere"
 
-    project, previous = export.project_from_folder("copy", forge(tmp_path / "export", edit=typed_only), mln_conf)
+    project, previous = archive.project_from_folder("copy", forge(tmp_path / "export", edit=typed_only), mln_conf)
     assert previous is None
     host = project.spec["hosts"]["web"]
     assert (host["filepath"], host["memory"], host["service_host"]) == (None, 128 << 20, None)
@@ -164,8 +164,8 @@ def test_the_languages_checks_refuse_a_bad_block(mln_conf, tmp_path, db):
     def bad_size(manifest, folder):
         manifest["spec"]["hosts"]["web"]["settings"]["memory"] = "lots"
 
-    with pytest.raises(export.ArchiveError, match="export.json: memory 'lots' of host web is not a size"):
-        export.project_from_folder("web", forge(tmp_path / "export", edit=bad_size), mln_conf)
+    with pytest.raises(archive.ArchiveError, match="export.json: memory 'lots' of host web is not a size"):
+        archive.project_from_folder("web", forge(tmp_path / "export", edit=bad_size), mln_conf)
     assert not Project.objects.exists()
 
 
@@ -173,8 +173,8 @@ def test_a_host_resource_mln_conf_does_not_allow_is_refused(mln_conf, tmp_path, 
     def filepath(manifest, folder):
         manifest["spec"]["hosts"]["db"]["settings"]["filepath"] = "/etc"
 
-    with pytest.raises(export.ArchiveError, match="host db: .*filepath"):
-        export.project_from_folder("web", forge(tmp_path / "export", edit=filepath), mln_conf)
+    with pytest.raises(archive.ArchiveError, match="host db: .*filepath"):
+        archive.project_from_folder("web", forge(tmp_path / "export", edit=filepath), mln_conf)
     assert not Project.objects.exists()
 
 
@@ -191,14 +191,14 @@ def test_a_manifest_above_max_manifest_is_refused(mln_conf, tmp_path, db):
     from dataclasses import replace
 
     folder = forge(tmp_path / "export")
-    with pytest.raises(export.ArchiveError, match="export.json: larger than 100 bytes \\(max_manifest"):
-        export.project_from_folder("web", folder, replace(mln_conf, max_manifest=100))
+    with pytest.raises(archive.ArchiveError, match="export.json: larger than 100 bytes \\(max_manifest"):
+        archive.project_from_folder("web", folder, replace(mln_conf, max_manifest=100))
 
 
 def test_a_built_project_is_not_overwritten_by_an_import(mln_conf, tmp_path, db):
     Project.objects.create(name="web", source="", spec={}, state=ProjectState.RUNNING)
-    with pytest.raises(export.ArchiveError, match="project web is running: remove it first"):
-        export.project_from_folder("web", forge(tmp_path / "export"), mln_conf)
+    with pytest.raises(archive.ArchiveError, match="project web is running: remove it first"):
+        archive.project_from_folder("web", forge(tmp_path / "export"), mln_conf)
     assert Project.objects.get(name="web").spec == {}
 
 
@@ -214,14 +214,14 @@ def test_an_import_the_daemon_refuses_leaves_no_rows(libvirt_test, mln_conf, tin
 
 def test_a_failed_import_undoes_every_step(libvirt_test, mln_conf, tiny, tmp_path):
     folder = forge(tmp_path / "export")
-    project, previous = export.project_from_folder("web", folder, mln_conf)
+    project, previous = archive.project_from_folder("web", folder, mln_conf)
     with open(folder / "db.qcow2", "ab") as disk:  # changed after the command's check: the daemon sees it
         disk.write(b"changed")
     build = run(project, Action.IMPORT, mln_conf, directory=str(folder))
     assert build.status == BuildStatus.FAILED
     assert build.error == f"import disk db: {folder / 'db.qcow2'}: does not match its SHA-256 sum"
     assert [e.step for e in build.events.all()][:3] == ["storage", "import disk", "failed"]
-    export.undo_import(project, previous)
+    archive.undo_import(project, previous)
     assert_nothing_left(libvirt_test, mln_conf)
 
 
@@ -229,10 +229,10 @@ def test_a_failed_import_into_a_removed_project_gives_it_back(libvirt_test, mln_
     old = Project.objects.create(name="web", source="old", spec={"hosts": {}, "switches": {}},
                                  state=ProjectState.REMOVED)
     folder = forge(tmp_path / "export")
-    project, previous = export.project_from_folder("web", folder, mln_conf)
+    project, previous = archive.project_from_folder("web", folder, mln_conf)
     (folder / "web.qcow2").write_bytes(b"gone")
     assert run(project, Action.IMPORT, mln_conf, directory=str(folder)).status == BuildStatus.FAILED
-    export.undo_import(project, previous)
+    archive.undo_import(project, previous)
     project = Project.objects.get(pk=old.pk)
     assert (project.source, project.spec, project.state) == ("old", {"hosts": {}, "switches": {}}, "removed")
     assert not (project.hosts.exists() or project.switches.exists())

@@ -21,7 +21,8 @@ def service_host():
 
 def work(service_host):
     # The daemon's own worker (a SimpleWorker on the test driver: its guests live in this process).
-    from daemon import conf, worker
+    from daemon import conf
+    from daemon.cluster import worker
 
     worker.worker_for(conf.load(), django_rq.get_connection("default"), [f"mln.{service_host}"]).work(burst=True)
 

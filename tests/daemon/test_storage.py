@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from daemon import conf as mlnconf
-from daemon import definitions
+from daemon.agent import libvirt_xml
 from projects.choices import Action, BuildStatus, EventLevel
 
 from .conftest import ldaptest, save_project
@@ -14,7 +14,7 @@ from .test_export import materialize_disks
 
 
 def pool_path(hypervisor, name):
-    return definitions.pool_path_of(hypervisor.conn.storagePoolLookupByName(name).XMLDesc(0))
+    return libvirt_xml.pool_path_of(hypervisor.conn.storagePoolLookupByName(name).XMLDesc(0))
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def filepath_spec(disks):
 def test_a_host_with_filepath_has_its_disk_under_that_folder(libvirt_test, mln_conf, tiny, disks):
     build = run(save_project(filepath_spec(disks)), Action.BUILD, mln_conf)
     assert build.status == BuildStatus.SUCCEEDED, build.error
-    location = definitions.location_pool_name("mln.ldaptest", disks / "ldaptest")
+    location = libvirt_xml.location_pool_name("mln.ldaptest", disks / "ldaptest")
     objects = libvirt_test.project_objects("ldaptest")
     assert objects.pools == ["mln.ldaptest", location]
     assert objects.volumes == ["ldapclient.qcow2", "ldapserver.qcow2"]

@@ -3,7 +3,7 @@
 Two guests on one isolated switch, each with a static address from its
 NoCloud seed and a runcmd that pings the other: the serial logs must show
 GUEST-UP, the address applied, and the ping answered. Libvirt is driven
-directly here (tests only); the XML comes from daemon.definitions.
+directly here (tests only); the XML comes from daemon.agent.libvirt_xml.
 """
 
 import re
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.definitions import GuestDefinition, NetworkDefinition, Nic, domain_xml, network_xml
-from daemon.guestconfig import write_seed
+from daemon.agent.libvirt_xml import GuestDefinition, NetworkDefinition, Nic, domain_xml, network_xml
+from daemon.agent.guest_config import write_seed
 from projects.lang.spec import HostSpec, InterfaceSpec
 
 pytestmark = [pytest.mark.qemu, pytest.mark.timeout(300)]

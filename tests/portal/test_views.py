@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 
 from daemon import conf as mlnconf
-from daemon import signing
+from daemon.cluster import signing
 from projects.access import SESSION_TOKENS
 from projects.choices import Action, BuildStatus, HostState
 from projects.models import Build

@@ -6,7 +6,7 @@ import pytest
 
 from projects.courses import PASSWORD_ALPHABET, CourseError, expand_course
 from projects.lang import MemorySources, load, loads
-from projects.tables import read_table
+from projects.variable_table import read_table
 
 from .conftest import FILES, OSCOURSE, OSCOURSE_TABLE, table_bytes
 

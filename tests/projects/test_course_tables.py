@@ -5,7 +5,7 @@ import io
 import openpyxl
 import pytest
 
-from projects.tables import CourseError, read_table
+from projects.variable_table import CourseError, read_table
 
 from .conftest import OSCOURSE_TABLE
 

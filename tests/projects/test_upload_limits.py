@@ -27,7 +27,7 @@ from projects.courses import expand_course, limits_from_conf
 from projects.lang import Limits
 from projects.lang.limits import MiB
 from projects.models import Course, Project
-from projects.tables import CourseError, read_table
+from projects.variable_table import CourseError, read_table
 
 from .conftest import OSCOURSE, OSCOURSE_TABLE, table_bytes
 from .test_course_pages import instructor  # noqa: F401 - the fixture

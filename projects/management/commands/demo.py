@@ -23,7 +23,7 @@ from django.urls import reverse
 
 from projects.courses import CourseInputs
 from projects.models import Course
-from projects.tables import CourseError
+from projects.variable_table import CourseError
 from projects.views import INSTRUCTORS_GROUP
 from templates_registry.models import Template
 

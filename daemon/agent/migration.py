@@ -4,7 +4,7 @@ Cold (`side out` on the source, then `side in` on the target): the host is
 stopped, its disk exported as a standalone qcow2 with its manifest and
 SHA-256 sums into `transfer/<project>.<host>` (a folder both daemons reach),
 and only then removed from the source; the target checks every sum, imports
-the disk (daemon/export.py), keeps the console password the students know,
+the disk (daemon/agent/archive.py), keeps the console password the students know,
 and starts the host if it was running. Live (`side live` on the source, then
 `side arrived` on the target): libvirt moves the running domain peer to peer
 (Hypervisor.migrate_live), its disks staying where they are on the shared
@@ -15,9 +15,9 @@ that the host runs there and records it.
 from functools import partial
 from pathlib import Path
 
-from . import definitions
-from . import export as archive
-from .jobs import JobError
+from daemon.agent import libvirt_xml
+from daemon.agent import archive
+from daemon.jobs import JobError
 
 
 class MigrationError(JobError):
@@ -67,7 +67,7 @@ def migrate_out(job):
 
 
 def remove_here(job, host):
-    from .upgrade import remove_host
+    from daemon.cluster.upgrade_plan import remove_host
 
     return remove_host(job, job.domain(host))
 
@@ -93,7 +93,7 @@ def migrate_live(job):
     hosts = moving_hosts(job)
     job.total = len(hosts) + 1
     for host in hosts:
-        job.step("migrate", host.name, partial(live_one, job, definitions.object_name(job.spec.name, host.name),
+        job.step("migrate", host.name, partial(live_one, job, libvirt_xml.object_name(job.spec.name, host.name),
                                                peer), message=f"live to {peer}")
     job.step("leave", "", partial(leave_source, job))
 

@@ -35,7 +35,7 @@ from projects.lang import PROJECT_NAME
 from templates_registry import images as image_files
 from templates_registry.models import file_sha256
 
-from .plan import Image
+from daemon.agent.plan import Image
 
 SUMS, MANIFEST, SOURCE = "SHA256SUMS", "export.json", "project.mln"
 
@@ -52,7 +52,7 @@ def export_project(job):
     hosts = job.hosts()
     running = [h.name for h in hosts if job.hv.domain_state(job.domain(h)).state == "running"]
     if running:
-        from .jobs import JobError
+        from daemon.jobs import JobError
 
         raise JobError(f"stop {', '.join(running)} first: a running guest's disk is not consistent")
     job.total = len(hosts) + 2
@@ -284,7 +284,7 @@ def tree_of(spec, name, where, conf):
 
 def check_resources(spec, where, conf):
     """What mln.conf lets a project ask of this host (folders, bridges, displays, sizes)."""
-    from .plan import resource_problems
+    from daemon.agent.plan import resource_problems
 
     problems = resource_problems(spec, conf)
     if problems:
@@ -352,7 +352,7 @@ def undo_import(project, previous):
 
 
 def import_project(job):
-    from .jobs import build_plan
+    from daemon.jobs import build_plan
 
     folder = Path(job.build.options["directory"])
     # Again: the daemon trusts no one's check but its own. Disks are hashed as they are copied.

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Sum
 
-from .conf import MiB
-from .plan import MIN_MEMORY
+from daemon.conf import MiB
+from daemon.agent.plan import MIN_MEMORY
 
 
 class PlacementError(Exception):

@@ -1,11 +1,11 @@
 """The portal's upgrade of a course whose master or table changed (the cluster issue's `mln upgrade`).
 
-The plans (daemon/upgrade.py) compare each built project's spec with what
+The plans (daemon/cluster/upgrade_plan.py) compare each built project's spec with what
 the new files make of it, so they are made before Course.apply, which
 replaces the specs and the Host rows. Then the course is applied, each
 changed project keeps the placement its plan gave it (the new spec,
 placed), its hosts keep what their daemon last reported, and each project's
-plan is queued after the commit as a chain of Builds (daemon/chains.py):
+plan is queued after the commit as a chain of Builds (daemon/cluster/chains.py):
 exports, one `upgrade` per service host, imports or live migrations, which
 the daemons run one after another while the page returns at once and shows
 the Builds.
@@ -13,7 +13,7 @@ the Builds.
 
 from django.db import transaction
 
-from .choices import ProjectState
+from projects.choices import ProjectState
 
 NOT_BUILT = (ProjectState.NEW, ProjectState.REMOVED)
 REPORTED = ["state", "domain_name", "vnc_port", "vnc_password", "addresses", "state_at", "service_host"]
@@ -28,7 +28,7 @@ def plans(course, inputs, conf=None):
     if not course.groups.exclude(project__state__in=NOT_BUILT).exists():
         return {}  # nothing built: applying is all there is to do
     from daemon import conf as mlnconf
-    from daemon.upgrade import UpgradeError
+    from daemon.cluster.upgrade_plan import UpgradeError
 
     try:
         found = course.upgrade_plans(inputs, conf or mlnconf.load())
@@ -41,7 +41,7 @@ def plans(course, inputs, conf=None):
 def upgrade(course, inputs, requested_by=None, conf=None):
     """Applies `inputs` to the course and queues the upgrade chain of every built project it changes."""
     from daemon import conf as mlnconf
-    from daemon import upgrade as upgrading
+    from daemon.cluster import upgrade_plan as upgrading
 
     conf = conf or mlnconf.load()
     found = plans(course, inputs, conf)
@@ -66,7 +66,8 @@ def upgrade(course, inputs, requested_by=None, conf=None):
 
 def refuse_moves_to_dead_daemons(found):
     """A move starts by taking its host off the source: never towards a daemon that is not there to take it."""
-    from daemon import dispatch, heartbeat
+    from daemon.cluster import dispatch
+    from daemon.cluster import heartbeat
 
     redis = dispatch.connection()
     down = sorted({s for plan in found.values() for m in plan.moves for s in (m.source, m.target)

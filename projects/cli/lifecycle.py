@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import CommandError, verb
+from projects.cli import CommandError, verb
 
 
 def register(verbs):
@@ -100,7 +100,9 @@ def place_unpinned(project, conf):
     """
     from redis.exceptions import ConnectionError as RedisDown
 
-    from daemon import dispatch, heartbeat, placement
+    from daemon.cluster import dispatch
+    from daemon.cluster import heartbeat
+    from daemon.cluster import placement
 
     if not placement.unplaced(project):
         return
@@ -151,7 +153,7 @@ def export(args):
 
 
 def import_(args):
-    from daemon import export as archive
+    from daemon.agent import archive
     from projects.choices import Action
 
     conf = load_conf(args)
@@ -190,7 +192,8 @@ def run_here(project, action, conf, host_name="", options=None, service_host=Non
     Another host's daemon gets `daemon_wait` seconds to be alive, and a daemon
     that dies while its job waits fails the job: the command always ends.
     """
-    from daemon import dispatch, jobs
+    from daemon import jobs
+    from daemon.cluster import dispatch
     from projects.models import Build
 
     service_host = service_host or conf.service_host
@@ -240,7 +243,7 @@ def status(args):
 def refresh_local_hosts(projects, conf):
     """Hosts of this service host are asked of libvirt; others are as their daemon last said."""
     from daemon import records
-    from daemon.hypervisor import Hypervisor, HypervisorError
+    from daemon.agent.hypervisor import Hypervisor, HypervisorError
     from projects.lang.spec import ProjectSpec
 
     try:
@@ -288,7 +291,7 @@ def list_projects(args):
 def daemon(args):
     import django_rq
 
-    from daemon import worker
+    from daemon.cluster import worker
 
     conf = load_conf(args)
     if args.pidfile:

@@ -1,10 +1,10 @@
 """`mln daemon`: an RQ worker on this service host's queue, and its heartbeat.
 
 The worker is RQ's own, given a job class that runs nothing but
-`daemon.signing.run_signed` (which checks the envelope) and ignores the
+`daemon.cluster.signing.run_signed` (which checks the envelope) and ignores the
 callbacks and webhooks a job hash may name: whoever can write to Redis could
 otherwise have the worker import and call any function, or fetch any URL.
-Jobs are read with RQ's JSONSerializer, never pickle (see daemon/signing.py).
+Jobs are read with RQ's JSONSerializer, never pickle (see daemon/cluster/signing.py).
 """
 
 import logging
@@ -14,7 +14,8 @@ from rq import SimpleWorker, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from . import heartbeat, signing
+from daemon.cluster import heartbeat
+from daemon.cluster import signing
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,8 @@ class ClusterJob(Job):
         return super()._execute()
 
     def _refuse_unsigned(self):
-        from . import conf as mlnconf
-        from . import jobs
+        from daemon import conf as mlnconf
+        from daemon import jobs
 
         conf = jobs.DAEMON_CONF or mlnconf.load()
         args = self.args if isinstance(self.args, (list, tuple)) else []
@@ -86,8 +87,8 @@ class Heartbeat(threading.Thread):
     def run(self):
         from django.db import close_old_connections
 
-        from . import dispatch
-        from .hypervisor import Hypervisor, HypervisorError
+        from daemon.cluster import dispatch
+        from daemon.agent.hypervisor import Hypervisor, HypervisorError
 
         with Hypervisor(self.conf.libvirt_uri) as hypervisor:
             while True:
@@ -111,7 +112,7 @@ class Heartbeat(threading.Thread):
 
 def serve(conf, connection, burst=False):
     """Runs the worker until it is stopped (SIGTERM, SIGINT); the heartbeat goes with it."""
-    from . import jobs
+    from daemon import jobs
 
     jobs.configure(conf)
     beat = Heartbeat(conf, connection)

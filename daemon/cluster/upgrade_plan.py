@@ -7,7 +7,7 @@ changed, each live or cold with the reason. A host the new file leaves
 without a `service_host` stays where the scheduler put it; a new one joins
 the service host that holds most of the project (its switches are there).
 
-`steps` makes the plan a chain of Builds (daemon/chains.py) that the daemons
+`steps` makes the plan a chain of Builds (daemon/cluster/chains.py) that the daemons
 run one after another by themselves: cold moves first export their hosts on
 the source (a `migrate` Build), then an `upgrade` Build on every service host
 involved removes, redefines and adds (the first of them stores the new spec
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from .conf import MiB
+from daemon.conf import MiB
 
 # Settings a change list shows; the masked ones are students' passwords.
 SETTINGS = ("memory", "vcpus", "interfaces", "template", "size", "nameserver", "users", "root_passwd", "vncpasswd")
@@ -192,10 +192,10 @@ def shared_storage_problems(host, a, b):
 
 
 def steps(project, plan, conf):
-    """The plan as a chain of steps (daemon/chains.py), in the order they must run."""
+    """The plan as a chain of steps (daemon/cluster/chains.py), in the order they must run."""
     from projects.choices import Action
 
-    from .chains import Step
+    from daemon.cluster.chains import Step
 
     transfer = Path(conf.transfer)
     cold = [m for m in plan.moves if m.mode == "cold"]
@@ -229,7 +229,7 @@ def queue(project, plan, conf, requested_by=None):
     """The plan's chain of Builds, its jobs enqueued once the current transaction commits (none: at once)."""
     from django.db import transaction
 
-    from . import chains
+    from daemon.cluster import chains
 
     builds = chains.create(project, steps(project, plan, conf), conf, requested_by)
     transaction.on_commit(lambda: chains.enqueue(builds, conf))
@@ -241,7 +241,9 @@ def apply(project, plan, conf, on_event=None):
 
     UpgradeError names the step that failed (the Builds after it are failed, not run).
     """
-    from . import chains, dispatch, signing
+    from daemon.cluster import chains
+    from daemon.cluster import dispatch
+    from daemon.cluster import signing
 
     builds = chains.create(project, steps(project, plan, conf), conf)
     missing = dispatch.wait_for(sorted({b.service_host for b in builds}), conf.daemon_wait)
@@ -257,7 +259,8 @@ def apply(project, plan, conf, on_event=None):
 
 
 def dispatch_peer_uri(service_host):
-    from . import dispatch, heartbeat
+    from daemon.cluster import dispatch
+    from daemon.cluster import heartbeat
 
     facts = heartbeat.live(dispatch.connection()).get(service_host)
     if not facts or not facts.get("migration_uri"):
@@ -280,18 +283,19 @@ def upgrade_project(job):
     """Makes this service host hold what the new spec puts on it; leaves moving hosts to their migration."""
     from projects.choices import ProjectState
 
-    from . import definitions, jobs, records
+    from daemon import jobs, records
+    from daemon.agent import libvirt_xml
 
     without = set(job.build.options.get("without", ()))
     hosts = job.hosts()
     state = job.project.state
     plan = job.plan()  # all of its hosts, so the switches of a host arriving later are made too
     plan.hosts = [h for h in plan.hosts if h.spec.name not in without]
-    keep = {job.domain(h) for h in hosts} | {definitions.object_name(job.spec.name, n) for n in without}
+    keep = {job.domain(h) for h in hosts} | {libvirt_xml.object_name(job.spec.name, n) for n in without}
     objects = job.hv.project_objects(job.spec.name)
     gone = [d for d in objects.domains if d not in keep]
     # A host leaving live is still here, on its switches, until its migration runs.
-    leaving = {n for n in without if definitions.object_name(job.spec.name, n) in objects.domains}
+    leaving = {n for n in without if libvirt_xml.object_name(job.spec.name, n) in objects.domains}
     wanted_networks = {n.name for n in plan.networks}
     stale_networks = [] if leaving else [n for n in objects.networks if n not in wanted_networks]
     if not hosts and not leaving:
@@ -312,11 +316,11 @@ def upgrade_project(job):
 
 def remove_host(job, domain):
     """A host's domain, disk and seed on this service host."""
-    from . import definitions
+    from daemon.agent import libvirt_xml
 
-    host = domain.removeprefix(definitions.object_name(job.spec.name, ""))
+    host = domain.removeprefix(libvirt_xml.object_name(job.spec.name, ""))
     job.hv.undefine(domain)
-    job.hv.remove_volume(definitions.pool_name(job.spec.name), f"{host}.qcow2")
+    job.hv.remove_volume(libvirt_xml.pool_name(job.spec.name), f"{host}.qcow2")
     for leftover in (f"{host}.seed.img", f"{host}.base.qcow2"):
         (job.folder() / leftover).unlink(missing_ok=True)
     return True

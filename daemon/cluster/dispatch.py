@@ -18,7 +18,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from . import heartbeat, signing
+from daemon.cluster import heartbeat
+from daemon.cluster import signing
 
 POLL_SECONDS = 0.2
 
@@ -91,10 +92,10 @@ def submit(project, action, conf, service_hosts=None, host_name="", options=None
 
 
 def build_projects(projects, conf, requested_by=None, wait=None):
-    """Places the hosts no file placed (daemon/placement.py), then submits each project's build."""
+    """Places the hosts no file placed (daemon/cluster/placement.py), then submits each project's build."""
     from projects.choices import Action
 
-    from . import placement
+    from daemon.cluster import placement
 
     placement.place(projects, heartbeat.live(connection()), conf)
     return [b for p in projects for b in submit(p, Action.BUILD, conf, requested_by=requested_by, wait=wait)]
@@ -122,11 +123,11 @@ def sweep(redis, conf):
 
 
 def turn_came(build, cutoff):
-    """A Build of a chain (daemon/chains.py) is due when the one before it ended, not when it was made."""
+    """A Build of a chain (daemon/cluster/chains.py) is due when the one before it ended, not when it was made."""
     from projects.choices import BuildStatus
     from projects.models import Build
 
-    from . import chains
+    from daemon.cluster import chains
 
     before = Build.objects.filter(pk=build.options.get("after") or 0).first()
     if before is None:

@@ -21,7 +21,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 
-from .lang.limits import Limits, shown_size
+from projects.lang.limits import Limits, shown_size
 
 BUILT_INS = ("index", "course")
 VARIABLE_NAME = re.compile(r"[A-Za-z0-9_]+\Z")

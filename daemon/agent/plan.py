@@ -12,7 +12,7 @@ A course file never chooses a host resource on its own: folders (`filepath`,
 `lvm_vg`), bridges and VNC displays must be among those mln.conf allows, and
 memory, vcpus and disk sizes within its maximums (`resource_problems`, which
 the portal also runs at upload). A folder the project's files would go to
-must be one MLN made for that project (daemon/storage.py), or not exist yet.
+must be one MLN made for that project (daemon/agent/storage.py), or not exist yet.
 """
 
 import os
@@ -21,8 +21,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import definitions, storage
-from .conf import MiB
+from daemon.agent import libvirt_xml
+from daemon.agent import storage
+from daemon.conf import MiB
 
 # Tiny guests hang in early boot with 64 MiB (docs/hypervisor-notes.md).
 MIN_MEMORY = 96 * MiB
@@ -51,7 +52,7 @@ class HostPlan:
     image: Image
     volume: str                 # its name in the project's pool, or the disk's path for a `filepath` host
     capacity: int
-    guest: definitions.GuestDefinition
+    guest: libvirt_xml.GuestDefinition
     macs: dict = field(default_factory=dict)        # interface -> MAC
     warnings: list = field(default_factory=list)
     pool: str = ""              # the pool its disk is in
@@ -79,7 +80,7 @@ def plan_project(spec, conf, hypervisor, images, hosts=None):
     hosts = list(spec.hosts.values()) if hosts is None else hosts
     refuse(problems_of(spec, hosts, switches_used(spec, hosts), conf))
     folder = project_folder(spec.name, conf)
-    plan = ProjectPlan(spec.name, definitions.pool_name(spec.name), folder)
+    plan = ProjectPlan(spec.name, libvirt_xml.pool_name(spec.name), folder)
     plan.networks = plan_networks(spec, hosts, conf, hypervisor)
     domain_type = hypervisor.domain_type(conf.kvm)
     plan.hosts = [plan_host(spec.name, host, conf, hypervisor, images, folder, domain_type) for host in hosts]
@@ -195,9 +196,9 @@ def switches_used(spec, hosts):
 def plan_networks(spec, hosts, conf, hypervisor):
     networks, taken = [], []
     for switch in switches_used(spec, hosts):
-        name = definitions.object_name(spec.name, switch.name)
-        network = definitions.NetworkDefinition(spec.name, switch.name, name,
-                                                definitions.bridge_name(spec.name, switch.name), switch.bridge)
+        name = libvirt_xml.object_name(spec.name, switch.name)
+        network = libvirt_xml.NetworkDefinition(spec.name, switch.name, name,
+                                                libvirt_xml.bridge_name(spec.name, switch.name), switch.bridge)
         if switch.nat and not switch.bridge and not hypervisor.network_exists(name):
             network.nat_subnet = hypervisor.free_subnet(conf.nat_pool, taken)
             taken.append(network.nat_subnet)
@@ -225,24 +226,24 @@ def plan_host(project, host, conf, hypervisor, images, folder, domain_type):
         warnings.append(f"memory {memory // MiB} MiB raised to {MIN_MEMORY // MiB} MiB: smaller guests hang at boot")
         memory = MIN_MEMORY
     capacity = disk_capacity(host, conf, image, warnings)
-    macs = {i.name: definitions.mac_address(project, host.name, i.name) for i in host.interfaces if i.switch}
-    name = definitions.object_name(project, host.name)
+    macs = {i.name: libvirt_xml.mac_address(project, host.name, i.name) for i in host.interfaces if i.switch}
+    name = libvirt_xml.object_name(project, host.name)
     disk = disk_folder(project, host, conf, folder) / f"{host.name}.qcow2"
-    guest = definitions.GuestDefinition(
+    guest = libvirt_xml.GuestDefinition(
         project=project, host=host.name, name=name, domain_type=domain_type, memory=memory,
         vcpus=host.vcpus or 1, disk=str(disk), seed=str(folder / f"{host.name}.seed.img"),
         console_log=str(folder / f"{host.name}.console.log"), vnc_listen=conf.listen_address,
         vnc_password=vnc_password(host, warnings) or hypervisor.vnc_password(name) or secrets.token_urlsafe(6),
         vnc_port=5900 + host.vncdisplay if host.vncdisplay is not None else None,
         arch=hypervisor.arch(),
-        nics=[definitions.Nic(macs[i.name], definitions.object_name(project, i.switch))
+        nics=[libvirt_xml.Nic(macs[i.name], libvirt_xml.object_name(project, i.switch))
               for i in host.interfaces if i.switch],
     )
     if image.boot == "pv":
         guest.kernel, guest.initrd = pv_boot(host, conf, image)
-    plan = HostPlan(host, image, disk.name, capacity, guest, macs, warnings, definitions.pool_name(project))
+    plan = HostPlan(host, image, disk.name, capacity, guest, macs, warnings, libvirt_xml.pool_name(project))
     if disk.parent != folder:  # `filepath`: a volume of the project's pool for that folder
-        plan.volume, plan.pool = str(disk), definitions.location_pool_name(plan.pool, disk.parent)
+        plan.volume, plan.pool = str(disk), libvirt_xml.location_pool_name(plan.pool, disk.parent)
     return plan
 
 

@@ -4,7 +4,7 @@ Every job on a `mln.<service_host>` queue is `run_signed(envelope)`, where the
 envelope names the function (only `daemon.jobs.run`), its arguments, the
 Build, the service host it is for, the submitter's address and the time, and
 carries an HMAC-SHA256 of all of that under the cluster's shared secret. The
-daemon's worker (daemon/worker.py) refuses any other function before it is
+daemon's worker (daemon/cluster/worker.py) refuses any other function before it is
 imported; `run_signed` refuses an envelope whose signature does not match,
 that was moved to another host's queue, or whose submitter `daemon_allow`
 does not admit. A refused job fails its Build with the reason, and is logged.
@@ -25,7 +25,7 @@ from django.utils import timezone
 
 log = logging.getLogger(__name__)
 
-ENTRY_POINT = "daemon.signing.run_signed"
+ENTRY_POINT = "daemon.cluster.signing.run_signed"
 FUNCTIONS = {"daemon.jobs.run"}  # what an envelope may name
 JOB_TIMEOUT = 3600
 
@@ -92,8 +92,8 @@ def job_id(build_id):
 
 
 def enqueue(build, conf=None, depends_on=None):
-    """Puts the Build's signed job on its service host's queue; `depends_on`: a job it waits for (daemon/chains.py)."""
-    from . import conf as mlnconf
+    """Puts the Build's signed job on its service host's queue; `depends_on`: a job it waits for (daemon/cluster/chains.py)."""
+    from daemon import conf as mlnconf
 
     conf = conf or mlnconf.load()
     envelope = seal(build.pk, build.service_host, conf)
@@ -128,8 +128,8 @@ def run_signed(envelope):
     """What RQ calls: verify, claim the Build, run it."""
     from rq import get_current_job
 
-    from . import conf as mlnconf
-    from . import jobs
+    from daemon import conf as mlnconf
+    from daemon import jobs
 
     conf = jobs.DAEMON_CONF or mlnconf.load()
     job = get_current_job()
@@ -173,7 +173,7 @@ def fail_queued(build_id, reason, cascade=True):
         build = Build.objects.get(pk=build_id)
         build.log_event("failed", reason, level=EventLevel.ERROR)
         if cascade:
-            from . import chains
+            from daemon.cluster import chains
 
             chains.fail_later(build, reason)
     return bool(updated)

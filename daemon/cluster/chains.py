@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from . import signing
+from daemon.cluster import signing
 
 
 @dataclass

@@ -11,14 +11,14 @@ driver and qemu:///system then take the same code path, and on the test
 driver a thousand overlays cost milliseconds instead of a thousand
 `qemu-img` runs. A host with `filepath DIR` has its disk in DIR/<project>,
 a volume of the project's pool for that folder (`location pools`, named
-`definitions.location_pool_name`): the project's pool's name stands for
+`libvirt_xml.location_pool_name`): the project's pool's name stands for
 them all, so finding, removing and forgetting the project's storage by it
 includes them.
 
 A `dir` pool lists every file of its folder as a volume, whoever wrote it, so
 storage is never removed by the pool's listing: only volumes named by the
 caller are deleted, only in folders MLN made for the project
-(daemon/storage.py), and pools are only ever forgotten (undefined).
+(daemon/agent/storage.py), and pools are only ever forgotten (undefined).
 """
 
 import ipaddress
@@ -29,7 +29,8 @@ from pathlib import Path
 
 import libvirt
 
-from . import definitions, storage
+from daemon.agent import libvirt_xml
+from daemon.agent import storage
 
 # libvirt prints every error to stderr by default; we raise them instead.
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
@@ -100,7 +101,7 @@ def xml_of(thing):
 def pool_folder(pool):
     """The folder of a `dir` pool, None when the pool vanished since it was listed."""
     xml = xml_of(pool)
-    return xml and definitions.pool_path_of(xml)
+    return xml and libvirt_xml.pool_path_of(xml)
 
 
 def delete_volume(volume):
@@ -186,7 +187,7 @@ class Hypervisor:
         pool = lookup(self.conn.storagePoolLookupByName, name)
         created = pool is None
         if created:
-            pool = call(self.conn.storagePoolDefineXML, definitions.pool_xml(name, path), 0)
+            pool = call(self.conn.storagePoolDefineXML, libvirt_xml.pool_xml(name, path), 0)
             call(pool.build, 0)  # makes the folder on qemu:///system; a no-op on the test driver
         if not pool.isActive():
             call(pool.create, 0)
@@ -202,14 +203,14 @@ class Hypervisor:
         volume of the project's pool for that folder, made (and marked) with its folder when missing."""
         if os.path.isabs(volume):
             folder, volume = os.path.split(volume)
-            location = definitions.location_pool_name(pool_name, folder)
-            storage.make(folder, definitions.project_of_pool(pool_name))
+            location = libvirt_xml.location_pool_name(pool_name, folder)
+            storage.make(folder, libvirt_xml.project_of_pool(pool_name))
             self.ensure_pool(location, folder)
             pool_name = location
         pool = call(self.conn.storagePoolLookupByName, pool_name)
         if lookup(pool.storageVolLookupByName, volume) is not None:
             return False
-        xml = definitions.overlay_xml(volume, capacity, backing_path, backing_format)
+        xml = libvirt_xml.overlay_xml(volume, capacity, backing_path, backing_format)
         call(pool.createXML, xml, 0)
         return True
 
@@ -220,7 +221,7 @@ class Hypervisor:
             if not pool.name().startswith(pool_name + "."):
                 continue
             folder = pool_folder(pool)
-            if folder and definitions.location_pool_name(pool_name, folder) == pool.name():
+            if folder and libvirt_xml.location_pool_name(pool_name, folder) == pool.name():
                 found.append(pool)
         return sorted(found, key=lambda p: p.name())
 
@@ -233,7 +234,7 @@ class Hypervisor:
         """(pool, volume) of a name or a path among the project's pools, None when it is gone."""
         if os.path.isabs(volume):
             folder, volume = os.path.split(volume)
-            pool = lookup(self.conn.storagePoolLookupByName, definitions.location_pool_name(pool_name, folder))
+            pool = lookup(self.conn.storagePoolLookupByName, libvirt_xml.location_pool_name(pool_name, folder))
             pools = [pool] if pool is not None else []
         else:
             pools = self.project_pools(pool_name)
@@ -258,7 +259,7 @@ class Hypervisor:
         if found is None:
             return False
         pool, found = found
-        folder, project = pool_folder(pool), definitions.project_of_pool(pool_name)
+        folder, project = pool_folder(pool), libvirt_xml.project_of_pool(pool_name)
         if not storage.marked(folder, project):
             return False
         delete_volume(found)
@@ -273,7 +274,7 @@ class Hypervisor:
 
         Never a pool's own delete, nor "every volume of the pool": libvirt lists every file of a `dir`
         pool's folder as a volume, whoever wrote it."""
-        project, folders = definitions.project_of_pool(pool_name), []
+        project, folders = libvirt_xml.project_of_pool(pool_name), []
         for pool in self.project_pools(pool_name):
             folder = pool_folder(pool)
             if folder and storage.marked(folder, project):
@@ -293,11 +294,11 @@ class Hypervisor:
 
     # --- networks -------------------------------------------------------------------
 
-    def ensure_network(self, network: definitions.NetworkDefinition):
+    def ensure_network(self, network: libvirt_xml.NetworkDefinition):
         found = lookup(self.conn.networkLookupByName, network.name)
         created = found is None
         if created:
-            found = call(self.conn.networkDefineXML, definitions.network_xml(network))
+            found = call(self.conn.networkDefineXML, libvirt_xml.network_xml(network))
         if not found.isActive():
             call(found.create)
         call(found.setAutostart, 1)
@@ -316,7 +317,7 @@ class Hypervisor:
         subnets = []
         for network in call(self.conn.listAllNetworks, 0):
             xml = xml_of(network)
-            found = xml and definitions.subnet_of(xml)
+            found = xml and libvirt_xml.subnet_of(xml)
             if found:
                 subnets.append(ipaddress.IPv4Network(f"{found[0]}/{found[1]}", strict=False))
         return subnets
@@ -335,18 +336,18 @@ class Hypervisor:
 
     # --- domains ---------------------------------------------------------------------
 
-    def define(self, guest: definitions.GuestDefinition):
+    def define(self, guest: libvirt_xml.GuestDefinition):
         """Defines (or redefines) the domain; True when it did not exist before."""
         found = lookup(self.conn.lookupByName, guest.name)
         if found is not None:  # a redefinition must name the same UUID
             guest.uuid = found.UUIDString()
-        call(self.conn.defineXML, definitions.domain_xml(guest))
+        call(self.conn.defineXML, libvirt_xml.domain_xml(guest))
         return found is None
 
     def disk_path(self, name):
         """The file of a domain's first disk: its overlay, wherever it lives."""
         xml = call(call(self.conn.lookupByName, name).XMLDesc, 0)
-        paths = definitions.disk_paths_of(xml)
+        paths = libvirt_xml.disk_paths_of(xml)
         if not paths:
             raise HypervisorError(f"{name} has no disk")
         return paths[0]
@@ -361,7 +362,7 @@ class Hypervisor:
         found = lookup(self.conn.lookupByName, name)
         if found is None:
             return None
-        return definitions.vnc_password_of(call(found.XMLDesc, libvirt.VIR_DOMAIN_XML_SECURE))
+        return libvirt_xml.vnc_password_of(call(found.XMLDesc, libvirt.VIR_DOMAIN_XML_SECURE))
 
     def start(self, name):
         """Starts a defined domain; False when it was already running."""
@@ -399,7 +400,7 @@ class Hypervisor:
         state, max_kib, _mem, _vcpus, _time = call(domain.info)
         xml = call(domain.XMLDesc, 0)
         return DomainState(name, STATES.get(state, "unknown"), max_kib * 1024,
-                           self._display_port(domain, xml), definitions.macs_of(xml))
+                           self._display_port(domain, xml), libvirt_xml.macs_of(xml))
 
     def _display_port(self, domain, xml):
         """The port of the VNC display the hypervisor runs for this domain, else None. The console
@@ -409,7 +410,7 @@ class Hypervisor:
         known to run what their live XML names are believed."""
         if self.driver not in DISPLAY_DRIVERS or not call(domain.isActive):
             return None
-        return definitions.vnc_port_of(xml)
+        return libvirt_xml.vnc_port_of(xml)
 
     def project_objects(self, project):
         objects = ProjectObjects()
@@ -419,7 +420,7 @@ class Hypervisor:
         for network in call(self.conn.listAllNetworks, 0):
             if self._owner(xml_of(network)) == project:
                 objects.networks.append(network.name())
-        for pool in self.project_pools(definitions.pool_name(project)):
+        for pool in self.project_pools(libvirt_xml.pool_name(project)):
             objects.pools.append(pool.name())
             if pool.isActive():
                 objects.volumes += [v for v in call(pool.listVolumes) if v != storage.MARKER]
@@ -430,7 +431,7 @@ class Hypervisor:
 
     @staticmethod
     def _owner(xml):
-        found = xml and definitions.read_metadata(xml)
+        found = xml and libvirt_xml.read_metadata(xml)
         return found and found[0]
 
     # --- the cluster: facts for the heartbeat, live migration ------------------------
@@ -456,7 +457,7 @@ class Hypervisor:
         domain = call(self.conn.lookupByName, name)
         flags = LIVE_MIGRATION_FLAGS
         if shared_storage:
-            elsewhere = [p for p in definitions.disk_paths_of(call(domain.XMLDesc, 0))
+            elsewhere = [p for p in libvirt_xml.disk_paths_of(call(domain.XMLDesc, 0))
                          if not Path(p).is_relative_to(shared_storage)]
             if elsewhere:
                 raise HypervisorError(f"{name}: disk {elsewhere[0]} is not under the shared storage {shared_storage}")

@@ -1,0 +1,1 @@
+"""Builds and the cluster: the job record, dispatch to daemons, placement, chains, signing."""
