@@ -31,11 +31,13 @@ APT_PACKAGES := gcc python3-dev pkg-config libvirt-dev libvirt-daemon-system \
 	chromium busybox-static linux-image-amd64 e2fsprogs cpio libxml2-utils iproute2 \
 	curl procps mmdebstrap
 
-.PHONY: help run test setup apt venv services redis libvirtd stop-services clean tiny debian novnc
+.PHONY: help run test check lint setup apt venv services redis libvirtd stop-services clean tiny debian novnc
 
 help:
 	@echo "make run    install what is missing, start everything, serve http://$(HOST):$(PORT)/"
 	@echo "make test   install what is missing, start what tests need, run the whole suite"
+	@echo "make check  the quick tier: no guest, no browser, no daemon processes (Redis only), under a minute"
+	@echo "make lint   ruff check and ruff format --check"
 
 # --- installing ---------------------------------------------------------------
 
@@ -140,8 +142,22 @@ run: setup novnc tiny
 
 # The tests' own Redis database: a `make run` beside them keeps its daemon's
 # heartbeat, queues and channel groups in database 0, where the tests would meet them.
-test: setup services libvirtd tiny debian novnc
+test: setup services lint libvirtd tiny debian novnc
 	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/1 $(VENV)/bin/pytest
+
+# The quick tier, while you work: everything that needs no real guest, no browser and no daemon,
+# server or manage.py process (markers qemu, browser, slow; pyproject.toml), on two workers,
+# hypothesis at 25 examples a property (tests/conftest.py). No libvirtd, tiny or debian: the
+# daemon's tests use libvirt's test driver. `make test` stays the whole suite.
+check: setup services lint
+	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/1 HYPOTHESIS_PROFILE=quick \
+		$(VENV)/bin/pytest -m "not qemu and not browser and not slow" -n 2 -q
+
+# ruff (lint and format) and the layers of the code (import-linter's contracts in pyproject.toml).
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 clean: stop-services
 	rm -rf $(VAR) $(VENV)

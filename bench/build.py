@@ -55,8 +55,11 @@ def setup(workdir):
 
 def project_file(name, hosts, prefix="10.1"):
     lines = [f"global {{ project {name} }}", "switch lan { }"]
-    lines += [f"host h{n} {{ template tiny\n memory 128M\n network eth0 {{ switch lan\n"
-              f" address {prefix}.{n // 250}.{n % 250 + 1}\n netmask 255.255.0.0 }} }}" for n in range(hosts)]
+    lines += [
+        f"host h{n} {{ template tiny\n memory 128M\n network eth0 {{ switch lan\n"
+        f" address {prefix}.{n // 250}.{n % 250 + 1}\n netmask 255.255.0.0 }} }}"
+        for n in range(hosts)
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -73,10 +76,11 @@ def timed(label, action):
 
 
 def bench_test_driver(workdir, hosts):
-    from daemon import conf, jobs
+    from daemon import conf
     from daemon.agent.hypervisor import Hypervisor
+    from daemon.cluster import builds, runner
     from projects import lang
-    from projects.models import Build, Project
+    from projects.models import Project
     from templates_registry.models import Template
 
     image = workdir / "blank.img"
@@ -89,9 +93,10 @@ def bench_test_driver(workdir, hosts):
     spec = lang.build_spec(lang.loads(project_file("bench", hosts), "bench.mln"))
     project = Project.objects.create(name="bench", source_name="bench.mln", spec=spec.to_dict())
     with Hypervisor("test:///default") as hypervisor:  # keeps the driver's state between jobs
+
         def job(action):
-            build = Build.objects.create(project=project, action=action, options={"service_host": "localhost"})
-            return lambda: jobs.run(build.pk, conf=mln_conf)
+            build = builds.submit(project, action, "localhost")
+            return lambda: runner.run(build, mln_conf)
 
         print(f"{hosts} hosts on test:///default")
         total = timed("build", job("build")) + timed("start", job("start"))
@@ -114,8 +119,10 @@ def wait_up(logs, started):
             if log.exists() and f"GUEST-UP {host}" in log.read_text(errors="replace"):
                 del waiting[host]
         if time.perf_counter() - started > UP_TIMEOUT:
-            tails = "".join(f"\n--- {h}\n{log.read_text(errors='replace')[-1500:] if log.exists() else ''}"
-                            for h, log in sorted(waiting.items()))
+            tails = "".join(
+                f"\n--- {h}\n{log.read_text(errors='replace')[-1500:] if log.exists() else ''}"
+                for h, log in sorted(waiting.items())
+            )
             raise RuntimeError(f"no GUEST-UP from {sorted(waiting)} in {UP_TIMEOUT} s{tails}")
         time.sleep(0.1)
     return time.perf_counter() - started
@@ -128,8 +135,9 @@ class Ours:
         self.projects = workdir / "projects"
         self.conf = workdir / "qemu.conf"
         kernel = sorted(Path("/boot").glob("vmlinuz-*"))[-1]
-        self.conf.write_text(f"projects {self.projects}\nlibvirt_uri {QEMU}\nkernel {kernel}\n"
-                             f"initrd {TEMPLATES / 'tiny-initrd.img'}\n")
+        self.conf.write_text(
+            f"projects {self.projects}\nlibvirt_uri {QEMU}\nkernel {kernel}\ninitrd {TEMPLATES / 'tiny-initrd.img'}\n"
+        )
         self.file = workdir / "benchqemu.mln"
         self.file.write_text(project_file("benchqemu", guests, prefix="10.77"))
         self.hosts = [f"h{n}" for n in range(guests)]
@@ -157,11 +165,12 @@ class PlainScript:
     """The same steps as a shell script of qemu-img and virsh, with the product's XML and seeds."""
 
     def __init__(self, workdir, ours):
-        from daemon import conf, jobs
+        from daemon import conf
         from daemon.agent import guest_config
-        from daemon.agent.libvirt_xml import domain_xml, network_xml
         from daemon.agent.hypervisor import Hypervisor
+        from daemon.agent.libvirt_xml import domain_xml, network_xml
         from daemon.agent.plan import plan_project
+        from daemon.cluster import runner
         from projects import lang
 
         self.folder = workdir / "plain"
@@ -171,20 +180,25 @@ class PlainScript:
         text = ours.file.read_text().replace("project benchqemu", "project benchplain")
         spec = lang.build_spec(lang.loads(text, "benchplain.mln"))
         with Hypervisor(QEMU) as hypervisor:
-            self.plan = plan_project(spec, mln_conf, hypervisor, jobs.registered_images())
+            self.plan = plan_project(spec, mln_conf, hypervisor, runner.registered_images())
         self.network = self.plan.networks[0].name
         (self.files / "switch.xml").write_text(network_xml(self.plan.networks[0]))
-        lines = ["set -eu", f"mkdir -p {self.plan.folder}",
-                 f"virsh -q -c {QEMU} net-define {self.files / 'switch.xml'} > /dev/null",
-                 f"virsh -q -c {QEMU} net-start {self.network} > /dev/null"]
+        lines = [
+            "set -eu",
+            f"mkdir -p {self.plan.folder}",
+            f"virsh -q -c {QEMU} net-define {self.files / 'switch.xml'} > /dev/null",
+            f"virsh -q -c {QEMU} net-start {self.network} > /dev/null",
+        ]
         for host in self.plan.hosts:
             name, guest = host.spec.name, host.guest
             seed = guest_config.write_seed(spec.name, host.spec, host.macs, self.files / f"{name}.seed.img")
             (self.files / f"{name}.xml").write_text(domain_xml(guest))
-            lines += [f"qemu-img create -q -f qcow2 -b {host.image.path} -F {host.image.format} {guest.disk}",
-                      f"cp --sparse=always {seed} {guest.seed}",
-                      f"virsh -q -c {QEMU} define {self.files / f'{name}.xml'} > /dev/null",
-                      f"virsh -q -c {QEMU} start {guest.name} > /dev/null"]
+            lines += [
+                f"qemu-img create -q -f qcow2 -b {host.image.path} -F {host.image.format} {guest.disk}",
+                f"cp --sparse=always {seed} {guest.seed}",
+                f"virsh -q -c {QEMU} define {self.files / f'{name}.xml'} > /dev/null",
+                f"virsh -q -c {QEMU} start {guest.name} > /dev/null",
+            ]
         self.script = self.files / "plain.sh"
         self.script.write_text("\n".join(lines) + "\n")
         self.logs = {h.spec.name: Path(h.guest.console_log) for h in self.plan.hosts}
@@ -212,8 +226,9 @@ def bench_real_guests(workdir, guests, rounds):
     except HypervisorError as exc:
         print(f"\nreal guests: skipped, {QEMU} does not answer (make libvirtd): {exc}")
         return
-    subprocess.run([str(ROOT / "templates_registry" / "tiny" / "build.sh"), str(TEMPLATES)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [str(ROOT / "templates_registry" / "tiny" / "build.sh"), str(TEMPLATES)], check=True, capture_output=True
+    )
     Template.register(TEMPLATES / "tiny.ext4", name="tiny", boot="pv")
     ours = Ours(workdir, guests)
     plain = PlainScript(workdir, ours)
@@ -231,10 +246,12 @@ def bench_real_guests(workdir, guests, rounds):
             print(f"{label:<8} {up:6.2f} s  (commands {commands:5.2f} s)")
     # Other work on the machine moves these figures by tens of seconds: each round's two runs are
     # next to each other in time, so the median of the rounds' ratios is the figure to go by.
-    ratios = [o / p for o, p in zip(figures["ours"], figures["plain"])]
-    print(f"{'ratio':<8} {statistics.median(ratios):6.2f}  (ours / plain script"
-          f"{', median of ' + str(rounds) + ' rounds: ' + ' '.join(f'{r:.2f}' for r in ratios) if rounds > 1 else ''}"
-          f"; target within 1.3)")
+    ratios = [o / p for o, p in zip(figures["ours"], figures["plain"], strict=True)]
+    print(
+        f"{'ratio':<8} {statistics.median(ratios):6.2f}  (ours / plain script"
+        f"{', median of ' + str(rounds) + ' rounds: ' + ' '.join(f'{r:.2f}' for r in ratios) if rounds > 1 else ''}"
+        f"; target within 1.3)"
+    )
 
 
 def main(argv=None):

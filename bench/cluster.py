@@ -25,9 +25,11 @@ TAG = uuid.uuid4().hex[:6]
 
 
 def common(workdir):
-    return (f"cluster_secret bench-{TAG}\nheartbeat_interval 1\nheartbeat_ttl 5\ndaemon_wait 10\n"
-            f"transfer {workdir / 'transfer'}\nkernel {workdir / 'vmlinuz'}\nlibvirt_uri test:///default\n"
-            "vncdisplay_range 300-399\n")  # the article's course pins display 300
+    return (
+        f"cluster_secret bench-{TAG}\nheartbeat_interval 1\nheartbeat_ttl 5\ndaemon_wait 10\n"
+        f"transfer {workdir / 'transfer'}\nkernel {workdir / 'vmlinuz'}\nlibvirt_uri test:///default\n"
+        "vncdisplay_range 300-399\n"
+    )  # the article's course pins display 300
 
 
 def setup(workdir):
@@ -59,10 +61,11 @@ def start_daemons(workdir, count):
         name = f"bench{count}-{n}-{TAG}"
         folder = workdir / name
         folder.mkdir()
-        (folder / "mln.conf").write_text(common(workdir) + f"service_host {name}\nprojects {folder / 'projects'}\n"
-                                         "guest_memory 64G\n")
+        (folder / "mln.conf").write_text(
+            common(workdir) + f"service_host {name}\nprojects {folder / 'projects'}\nguest_memory 64G\n"
+        )
         env = {**os.environ, "MLN_CONF": str(folder / "mln.conf"), "LOG_LEVEL": "WARNING"}
-        log = open(folder / "daemon.log", "w")
+        log = open(folder / "daemon.log", "w")  # noqa: SIM115 - the daemon writes it after we return
         processes.append(subprocess.Popen([str(MLN), "daemon"], env=env, stdout=log, stderr=subprocess.STDOUT))
         names.append(name)
     missing = dispatch.wait_for(names, 60)
@@ -71,9 +74,7 @@ def start_daemons(workdir, count):
 
 
 def stop_daemons(names, processes):
-    from daemon.cluster import dispatch
-    from daemon.cluster import heartbeat
-    from daemon.cluster import signing
+    from daemon.cluster import dispatch, heartbeat, signing
 
     for process in processes:
         process.terminate()
@@ -91,12 +92,15 @@ def course_projects(short_name, groups):
     from projects.variable_table import read_table
 
     rows = "gnum,userpasswd,rpasswd,vncpasswd\n" + "".join(
-        f"{n:02d},@random,@random,@random\n" for n in range(1, groups + 1))
-    expansion = expand_course(short_name, "oscourse.mln", {"oscourse.mln": MASTER.read_text()},
-                              read_table("groups.csv", rows.encode()))
+        f"{n:02d},@random,@random,@random\n" for n in range(1, groups + 1)
+    )
+    expansion = expand_course(
+        short_name, "oscourse.mln", {"oscourse.mln": MASTER.read_text()}, read_table("groups.csv", rows.encode())
+    )
     projects = Project.objects.bulk_create(
         Project(name=g.project, source_name=g.source_name, source=g.source, spec=g.spec.to_dict())
-        for g in expansion.groups)
+        for g in expansion.groups
+    )
     Host.objects.bulk_create(r for p in projects for r in p.derived_rows() if isinstance(r, Host))
     return projects
 
@@ -106,28 +110,30 @@ def build_course(workdir, count, groups):
 
     from daemon import conf
     from daemon.cluster import dispatch
+    from projects import actions
 
     names, processes = start_daemons(workdir, count)
     projects = course_projects(f"c{count}", groups)
     submitter = conf.load()
     started = time.perf_counter()
-    builds = dispatch.follow(dispatch.build_projects(projects, submitter), submitter)
+    builds = dispatch.follow(actions.build_projects(projects, submitter), submitter)
     seconds = time.perf_counter() - started
     failed = [b.error for b in builds if b.status != "succeeded"]
     assert not failed, failed[:3]
     spread = Counter(p.spec["hosts"]["ubuntu"]["service_host"] for p in projects)
     hosts = sum(len(p.spec["hosts"]) for p in projects)
-    print(f"{count} daemon{'s' if count > 1 else ' '}: {groups} groups, {hosts} hosts built in {seconds:6.2f} s "
-          f"(groups per daemon: {sorted(spread.values())})", flush=True)
+    print(
+        f"{count} daemon{'s' if count > 1 else ' '}: {groups} groups, {hosts} hosts built in {seconds:6.2f} s "
+        f"(groups per daemon: {sorted(spread.values())})",
+        flush=True,
+    )
     return names, processes, projects
 
 
 def upgrade_one(workdir, names, project):
     """Moves one group's project to another daemon, cold: export, remove, import, as `mln upgrade` does."""
     from daemon import conf
-    from daemon.cluster import dispatch
-    from daemon.cluster import heartbeat
-    from daemon.cluster import upgrade_plan
+    from daemon.cluster import dispatch, heartbeat, upgrade_plan
 
     source = project.spec["hosts"]["ubuntu"]["service_host"]
     target = next(n for n in names if n != source)
@@ -142,8 +148,10 @@ def upgrade_one(workdir, names, project):
     builds = upgrade_plan.apply(project, plan, submitter)
     seconds = time.perf_counter() - started
     assert all(b.status == "succeeded" for b in builds), [b.error for b in builds]
-    print(f"mln upgrade, one project ({len(new['hosts'])} hosts) moved cold {source} -> {target}: "
-          f"plan {planned * 1000:.0f} ms, plan and migrate {seconds:5.2f} s ({len(builds)} Builds)")
+    print(
+        f"mln upgrade, one project ({len(new['hosts'])} hosts) moved cold {source} -> {target}: "
+        f"plan {planned * 1000:.0f} ms, plan and migrate {seconds:5.2f} s ({len(builds)} Builds)"
+    )
 
 
 def main(groups=60):

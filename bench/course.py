@@ -35,8 +35,17 @@ def table(groups):
 def bench_cli(workdir, groups):
     shutil.copy(MASTER, workdir / "oscourse.mln")
     (workdir / "groups.csv").write_bytes(table(groups))
-    command = [str(MLN), "course", "expand", "-m", str(workdir / "oscourse.mln"), "-t", str(workdir / "groups.csv"),
-               "-o", str(workdir / "out")]
+    command = [
+        str(MLN),
+        "course",
+        "expand",
+        "-m",
+        str(workdir / "oscourse.mln"),
+        "-t",
+        str(workdir / "groups.csv"),
+        "-o",
+        str(workdir / "out"),
+    ]
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - started
@@ -75,8 +84,12 @@ def bench_upload(groups):
     client.force_login(User.objects.create_user("bench", is_staff=True))
     master = MASTER.read_bytes()
     client.get("/courses/new/")  # warm up: templates, URL resolver, the grammar
-    data = {"name": "Bench", "short_name": "bench", "master": SimpleUploadedFile("oscourse.mln", master),
-            "table": SimpleUploadedFile("groups.csv", table(groups))}
+    data = {
+        "name": "Bench",
+        "short_name": "bench",
+        "master": SimpleUploadedFile("oscourse.mln", master),
+        "table": SimpleUploadedFile("groups.csv", table(groups)),
+    }
     started = time.perf_counter()
     response = client.post("/courses/new/", data)
     seconds = time.perf_counter() - started

@@ -24,12 +24,32 @@ ROUNDS = 5
 def explicit_hosts(count=1000, superclasses=10):
     lines = ["global {", "    project bench", "    $net = 10.0", "}"]
     for s in range(superclasses):
-        lines += [f"superclass class-{s} {{", "    xen", "    lvm", f"    template image-{s}.qcow2",
-                  f"    memory {128 * (s + 1)}M", "    size 2G", "    network eth0 {", "        switch lan",
-                  "        netmask 255.255.0.0", "    }", "    users {", "        student secret", "    }", "}"]
+        lines += [
+            f"superclass class-{s} {{",
+            "    xen",
+            "    lvm",
+            f"    template image-{s}.qcow2",
+            f"    memory {128 * (s + 1)}M",
+            "    size 2G",
+            "    network eth0 {",
+            "        switch lan",
+            "        netmask 255.255.0.0",
+            "    }",
+            "    users {",
+            "        student secret",
+            "    }",
+            "}",
+        ]
     for h in range(count):
-        lines += [f"host host-{h} {{", f"    superclass class-{h % superclasses}", "    network eth0 {",
-                  f"        address $net.{h // 250}.{h % 250 + 1}", "    }", f"    service_host node-{h % 4}", "}"]
+        lines += [
+            f"host host-{h} {{",
+            f"    superclass class-{h % superclasses}",
+            "    network eth0 {",
+            f"        address $net.{h // 250}.{h % 250 + 1}",
+            "    }",
+            f"    service_host node-{h % 4}",
+            "}",
+        ]
     lines.append("switch lan { nat }")
     return "\n".join(lines) + "\n"
 
@@ -75,8 +95,10 @@ def measure(name, text):
         best = figures if best is None or figures[-1] < best[-1] else best
     parse, resolve_, spec, total = (f * 1000 for f in best)
     hosts = len(tree["hosts"])
-    print(f"{name:<34} parse {parse:7.1f} ms  resolve {resolve_:7.1f} ms  spec {spec:6.1f} ms  "
-          f"total {total:7.1f} ms  {hosts / (total / 1000):9.0f} hosts/s  ({hosts} hosts, {len(text.splitlines())} lines)")
+    print(
+        f"{name:<34} parse {parse:7.1f} ms  resolve {resolve_:7.1f} ms  spec {spec:6.1f} ms  "
+        f"total {total:7.1f} ms  {hosts / (total / 1000):9.0f} hosts/s  ({hosts} hosts, {len(text.splitlines())} lines)"
+    )
     return total
 
 

@@ -7,7 +7,7 @@ with the real channels-redis layer (Redis of `make redis`, on a database
 number of its own), on a throwaway SQLite database.
 
 1. Latency: a job's event, stored with Build.log_event and sent with
-   daemon.records.broadcast exactly as the daemon sends it, to its arrival
+   daemon.cluster.builds.broadcast exactly as the daemon sends it, to its arrival
    in a websocket client of /ws/progress/course/<id>/ (one at a time;
    EVENTS of them, default 1,000; target p99 under 50 ms).
 2. Throughput: a local VNC-like display greets with "RFB 003.008\\n" and,
@@ -86,18 +86,25 @@ def make_world(display_port):
     from django.conf import settings
     from django.contrib.auth.models import User
 
+    from daemon.cluster import builds
     from projects.choices import Action, HostState
-    from projects.models import Build, Course, Group, Host, Project
+    from projects.models import Course, Group, Host, Project
 
     ada = User.objects.create_user("ada", password="pw")
     course = Course.objects.create(name="Bench", short_name="bench", owner=ada, master_name="m.mln")
     project = Project.objects.create(name="bench01", group=Group.objects.create(course=course, row=1))
-    host = Host.objects.create(project=project, name="server", state=HostState.RUNNING, vnc_port=display_port,
-                               service_host="localhost")
-    build = Build.objects.create(project=project, action=Action.BUILD)
+    host = Host.objects.create(
+        project=project, name="server", state=HostState.RUNNING, vnc_port=display_port, service_host="localhost"
+    )
+    build = builds.submit(project, Action.BUILD, "localhost")
     session = import_module(settings.SESSION_ENGINE).SessionStore()
-    session.update({"_auth_user_id": str(ada.pk), "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
-                    "_auth_user_hash": ada.get_session_auth_hash()})
+    session.update(
+        {
+            "_auth_user_id": str(ada.pk),
+            "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+            "_auth_user_hash": ada.get_session_auth_hash(),
+        }
+    )
     session.create()
     cookie = f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
     return course, host, build, cookie
@@ -105,15 +112,23 @@ def make_world(display_port):
 
 def start_server(port, log):
     # Its log goes to a file: a pipe nobody reads would fill up and stop the server.
-    process = subprocess.Popen([str(BIN / "python"), "-m", "mlnweb.server", "--port", str(port)],
-                               cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(BIN / "python"), "-m", "mlnweb.server", "--port", str(port)],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     wait_for_port(port, process)
     return process
 
 
 def start_websockify(port, display_port):
-    process = subprocess.Popen([str(BIN / "websockify"), f"127.0.0.1:{port}", f"127.0.0.1:{display_port}"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(BIN / "websockify"), f"127.0.0.1:{port}", f"127.0.0.1:{display_port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_for_port(port, process)
     return process
 
@@ -124,7 +139,7 @@ def start_websockify(port, display_port):
 async def bench_latency(url, origin, cookie, build, count):
     import websockets
 
-    from daemon.records import broadcast
+    from daemon.cluster.builds import broadcast
 
     def emit(i):
         # What the daemon does for one event, in a thread of its own as a worker would.
@@ -143,9 +158,11 @@ async def bench_latency(url, origin, cookie, build, count):
             assert f'"seq": {i},' in message, message
     latencies.sort()
     p50, p99 = statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1]
-    print(f"progress latency, {count} events (log_event + broadcast -> websocket client): "
-          f"p50 {p50 * 1000:5.1f} ms, p99 {p99 * 1000:5.1f} ms, max {latencies[-1] * 1000:5.1f} ms"
-          f"  (target p99 < 50 ms)")
+    print(
+        f"progress latency, {count} events (log_event + broadcast -> websocket client): "
+        f"p50 {p50 * 1000:5.1f} ms, p99 {p99 * 1000:5.1f} ms, max {latencies[-1] * 1000:5.1f} ms"
+        f"  (target p99 < 50 ms)"
+    )
     return p99
 
 
@@ -168,7 +185,7 @@ def serve_display(listener, size):
                 got += data
             left = size
             while left > 0:
-                left -= conn.send(chunk[:min(left, len(chunk))])
+                left -= conn.send(chunk[: min(left, len(chunk))])
             while conn.recv(64):
                 pass
 
@@ -176,8 +193,9 @@ def serve_display(listener, size):
 async def read_stream(url, size, headers=None):
     import websockets
 
-    async with websockets.connect(url, subprotocols=["binary"], additional_headers=headers or {},
-                                  max_size=None, compression=None) as ws:
+    async with websockets.connect(
+        url, subprotocols=["binary"], additional_headers=headers or {}, max_size=None, compression=None
+    ) as ws:
         assert (await ws.recv()) == GREETING
         started = time.perf_counter()
         await ws.send(GREETING)
@@ -208,10 +226,14 @@ async def bench_throughput(relay_url, websockify_url, origin, cookie, size, roun
         websockify.append(await read_stream_or_fail("websockify", websockify_url, size))
     best_relay, best_websockify = max(relay), max(websockify)
     mib = size >> 20
-    print(f"console relay, {mib} MiB VNC-like stream: best {best_relay:6.1f} MB/s "
-          f"(rounds: {', '.join(f'{r:.0f}' for r in relay)})")
-    print(f"websockify,    {mib} MiB same stream:     best {best_websockify:6.1f} MB/s "
-          f"(rounds: {', '.join(f'{r:.0f}' for r in websockify)})")
+    print(
+        f"console relay, {mib} MiB VNC-like stream: best {best_relay:6.1f} MB/s "
+        f"(rounds: {', '.join(f'{r:.0f}' for r in relay)})"
+    )
+    print(
+        f"websockify,    {mib} MiB same stream:     best {best_websockify:6.1f} MB/s "
+        f"(rounds: {', '.join(f'{r:.0f}' for r in websockify)})"
+    )
     print(f"relay / websockify: {best_relay / best_websockify:4.2f}  (target >= 0.8)")
 
 
@@ -229,13 +251,16 @@ def main():
         display_port = listener.getsockname()[1]
         course, host, build, cookie = make_world(display_port)
         server_port, websockify_port = free_port(), free_port()
-        log = open(Path(workdir) / "server.log", "wb")
+        log = open(Path(workdir) / "server.log", "wb")  # noqa: SIM115 - the servers write it until they stop
         servers = [start_server(server_port, log), start_websockify(websockify_port, display_port)]
         try:
             base, origin = f"ws://127.0.0.1:{server_port}", f"http://127.0.0.1:{server_port}"
             asyncio.run(bench_latency(f"{base}/ws/progress/course/{course.pk}/", origin, cookie, build, events))
-            asyncio.run(bench_throughput(f"{base}/ws/console/{host.pk}/", f"ws://127.0.0.1:{websockify_port}/",
-                                         origin, cookie, size, rounds))
+            asyncio.run(
+                bench_throughput(
+                    f"{base}/ws/console/{host.pk}/", f"ws://127.0.0.1:{websockify_port}/", origin, cookie, size, rounds
+                )
+            )
         except Exception:
             print((Path(workdir) / "server.log").read_text()[-3000:], file=sys.stderr)
             raise

@@ -41,8 +41,11 @@ def same_origin(scope):
         origin_port = parsed.port or DEFAULT_PORTS.get(parsed.scheme)
     except ValueError:  # a port that is not a number
         return False
-    return (parsed.scheme == scheme and parsed.hostname == domain.strip("[]")
-            and origin_port == (int(port) if port else DEFAULT_PORTS[scheme]))
+    return (
+        parsed.scheme == scheme
+        and parsed.hostname == domain.strip("[]")
+        and origin_port == (int(port) if port else DEFAULT_PORTS[scheme])
+    )
 
 
 def allowed_hosts():

@@ -10,6 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from django.core.exceptions import ImproperlyConfigured
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MLN_VAR_DIR", BASE_DIR / "var"))
 
@@ -65,27 +67,25 @@ def secret_key(debug):
         return path.read_text().strip()
     if debug:
         return "django-insecure-debug-only"  # check --deploy names it; a DEBUG site is a developer's
-    from django.core.exceptions import ImproperlyConfigured
 
-    raise ImproperlyConfigured(f"no SECRET_KEY: set SECRET_KEY or SECRET_KEY_FILE, or write {path} "
-                               "(`make run` makes one)")
+    raise ImproperlyConfigured(
+        f"no SECRET_KEY: set SECRET_KEY or SECRET_KEY_FILE, or write {path} (`make run` makes one)"
+    )
 
 
 DEBUG = envbool("DEBUG", False)
 SECRET_KEY = secret_key(DEBUG)
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
 
-DATABASES = {
-    "default": database_from_url(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mlnweb.sqlite3'}")
-    )
-}
+DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mlnweb.sqlite3'}"))}
 # Tests on SQLite use a file, not an in-memory database: the daemons that the cluster
 # tests start as subprocesses (tests/cluster) open the same test database. One per
 # pytest process, so two test runs on one checkout never share it.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("MLN_TEST_DATABASE") or str(
-        Path(tempfile.gettempdir()) / f"mlnweb-test-{os.getpid()}.sqlite3")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("MLN_TEST_DATABASE")
+        or str(Path(tempfile.gettempdir()) / f"mlnweb-test-{os.getpid()}.sqlite3")
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")
@@ -142,9 +142,15 @@ TEMPLATES = [
     },
 ]
 
-AUTH_PASSWORD_VALIDATORS = [{"NAME": f"django.contrib.auth.password_validation.{name}"} for name in (
-    "UserAttributeSimilarityValidator", "MinimumLengthValidator", "CommonPasswordValidator",
-    "NumericPasswordValidator")]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
 
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from
 # one address, that pair is refused (429) for AXES_COOLOFF_MINUTES; a right password resets the
@@ -186,8 +192,9 @@ if envbool("SECURE_PROXY_SSL_HEADER", False):
 RQ_QUEUES = {"default": {"URL": REDIS_URL}}
 # Where the console relay reaches each service host's VNC displays, when not by its name
 # (projects/consumers.py): "host1=10.0.0.5,host2=10.0.0.6".
-MLN_CONSOLE_ADDRESSES = dict(pair.split("=", 1) for pair in os.environ.get("MLN_CONSOLE_ADDRESSES", "").split(",")
-                             if "=" in pair)
+MLN_CONSOLE_ADDRESSES = dict(
+    pair.split("=", 1) for pair in os.environ.get("MLN_CONSOLE_ADDRESSES", "").split(",") if "=" in pair
+)
 
 CHANNEL_LAYERS = {
     "default": {

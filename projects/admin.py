@@ -68,6 +68,15 @@ class BuildAdmin(admin.ModelAdmin):
     list_display = ["pk", "project", "action", "host_name", "status", "requested_by", "created_at", "finished_at"]
     list_filter = ["status", "action"]
     search_fields = ["project__name"]
-    readonly_fields = ["project", "action", "host_name", "options", "status", "requested_by", "error",
-                       "started_at", "finished_at"]
+    readonly_fields = [
+        "project",
+        "action",
+        "host_name",
+        "options",
+        "status",
+        "requested_by",
+        "error",
+        "started_at",
+        "finished_at",
+    ]
     inlines = [BuildEventInline]

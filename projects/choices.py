@@ -31,7 +31,11 @@ class Action(models.TextChoices):
     EXPORT = "export", "export"
     IMPORT = "import", "import"
     UPGRADE = "upgrade", "upgrade"
-    MIGRATE = "migrate", "migrate"
+    # The four steps of moving hosts between service hosts (daemon/agent/migration.py).
+    MIGRATE_OUT = "migrate_out", "export a moving host"
+    MIGRATE_IN = "migrate_in", "import a moved host"
+    MIGRATE_LIVE = "migrate_live", "migrate live"
+    MIGRATE_ARRIVED = "migrate_arrived", "confirm a live arrival"
 
 
 class BuildStatus(models.TextChoices):
@@ -45,3 +49,12 @@ class EventLevel(models.TextChoices):
     INFO = "info", "info"
     WARNING = "warning", "warning"
     ERROR = "error", "error"
+
+
+# The four steps of a move, and the side of the move each is (what the pages and tests name them by).
+MIGRATION_SIDES = {
+    Action.MIGRATE_OUT: "out",
+    Action.MIGRATE_IN: "in",
+    Action.MIGRATE_LIVE: "live",
+    Action.MIGRATE_ARRIVED: "arrived",
+}

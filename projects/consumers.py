@@ -12,7 +12,10 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 from django.conf import settings
+from django.db.models import F, Max
 
+from daemon import conf as mlnconf
+from daemon.cluster import builds
 from projects.access import NoAccess, course_for_instructor, host_for_viewer, project_for_instructor, session_tokens
 from projects.choices import BuildStatus, HostState
 from projects.models import Build, BuildEvent
@@ -25,8 +28,8 @@ CLOSE_NO_DISPLAY = 4502  # the host runs but its VNC display does not answer
 
 
 def group_name(kind, pk):
-    """The channel-layer group the daemon sends a course's or a project's events to (daemon.records)."""
-    return f"{kind}-{pk}"
+    """The channel-layer group the daemon sends a course's or a project's events to (daemon/cluster/builds.py)."""
+    return builds.course_group(pk) if kind == "course" else builds.project_group(pk)
 
 
 # --- progress -------------------------------------------------------------------------------
@@ -82,7 +85,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=1011)
 
     async def build_event(self, message):
-        """A daemon's event (daemon.records.broadcast)."""
+        """A daemon's event (daemon.cluster.builds.broadcast)."""
         event = {k: message.get(k) for k in EVENT_FIELDS}
         if self.replaying:
             self.held.append(event)
@@ -137,11 +140,9 @@ def parse_after(query_string):
 
 def builds_on_show(kind, pk):
     """The latest build of each project, and any still queued or running: what the bars show."""
-    from django.db.models import Max
-
-    builds = Build.objects.filter(**({"project__group__course_id": pk} if kind == "course" else {"project_id": pk}))
-    latest = builds.values("project_id").annotate(last=Max("pk")).values_list("last", flat=True)
-    active = builds.filter(status__in=[BuildStatus.QUEUED, BuildStatus.RUNNING]).values_list("pk", flat=True)
+    shown = Build.objects.filter(**({"project__group__course_id": pk} if kind == "course" else {"project_id": pk}))
+    latest = shown.values("project_id").annotate(last=Max("pk")).values_list("last", flat=True)
+    active = shown.filter(status__in=[BuildStatus.QUEUED, BuildStatus.RUNNING]).values_list("pk", flat=True)
     return {*latest, *active}
 
 
@@ -156,11 +157,9 @@ def events_between(build_id, after_seq, up_to_seq):
 
 
 def _event_dicts(rows):
-    for e in rows.values("build_id", "build__project_id", "seq", "step", "host_name", "level", "message",
-                         "done", "total", "at"):
-        yield {"project": e["build__project_id"], "build": e["build_id"], "seq": e["seq"], "step": e["step"],
-               "host": e["host_name"], "level": e["level"], "message": e["message"], "done": e["done"],
-               "total": e["total"], "time": e["at"].isoformat()}
+    """Stored events in the format the daemons send them live (builds.event_message)."""
+    for event in rows.annotate(project_pk=F("build__project_id")):
+        yield {k: v for k, v in builds.event_message(event, event.project_pk).items() if k in EVENT_FIELDS}
 
 
 # --- console --------------------------------------------------------------------------------
@@ -253,8 +252,9 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         try:
             _, self.display = await asyncio.wait_for(
                 loop.create_connection(lambda: DisplayLink(console_buffer // 4), vnc_address(host), host.vnc_port),
-                CONNECT_TIMEOUT)
-        except (OSError, asyncio.TimeoutError) as exc:
+                CONNECT_TIMEOUT,
+            )
+        except (TimeoutError, OSError) as exc:
             log.info("console of %s: %s", host, exc)
             await self.close(code=CLOSE_NO_DISPLAY, reason=f"the display of {host.name} does not answer")
             return
@@ -292,8 +292,6 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
 def _console_of(scope, host_id):
     """The host, if this user may see it, and mln.conf's console_buffer."""
-    from daemon import conf as mlnconf
-
     # The session is read here, in a thread: reading it loads it from the database.
     host = host_for_viewer(scope.get("user"), host_id, session_tokens(scope.get("session")))
     return host, mlnconf.load().console_buffer

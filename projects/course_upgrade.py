@@ -13,13 +13,17 @@ the Builds.
 
 from django.db import transaction
 
+from daemon import conf as mlnconf
+from daemon.cluster import dispatch, heartbeat
+from daemon.cluster import upgrade_plan as upgrading
+from daemon.cluster.upgrade_plan import UpgradeError
 from projects.choices import ProjectState
 
 NOT_BUILT = (ProjectState.NEW, ProjectState.REMOVED)
 REPORTED = ["state", "domain_name", "vnc_port", "vnc_password", "addresses", "state_at", "service_host"]
 
 
-class Refused(Exception):
+class UpgradeRefused(Exception):
     """The upgrade cannot be done from the page; the message says why."""
 
 
@@ -27,22 +31,17 @@ def plans(course, inputs, conf=None):
     """{project name: UpgradePlan} of the course's built projects that `inputs` would change."""
     if not course.groups.exclude(project__state__in=NOT_BUILT).exists():
         return {}  # nothing built: applying is all there is to do
-    from daemon import conf as mlnconf
-    from daemon.cluster.upgrade_plan import UpgradeError
 
     try:
         found = course.upgrade_plans(inputs, conf or mlnconf.load())
     except UpgradeError as exc:
-        raise Refused(str(exc)) from exc
+        raise UpgradeRefused(str(exc)) from exc
     built = dict(course.groups.values_list("project__name", "project__state"))
     return {name: plan for name, plan in found.items() if plan and built.get(name) not in NOT_BUILT}
 
 
 def upgrade(course, inputs, requested_by=None, conf=None):
     """Applies `inputs` to the course and queues the upgrade chain of every built project it changes."""
-    from daemon import conf as mlnconf
-    from daemon.cluster import upgrade_plan as upgrading
-
     conf = conf or mlnconf.load()
     found = plans(course, inputs, conf)
     refuse_moves_to_dead_daemons(found)
@@ -60,20 +59,24 @@ def upgrade(course, inputs, requested_by=None, conf=None):
             try:
                 builds += upgrading.queue(project, plan, conf, requested_by)
             except upgrading.UpgradeError as exc:  # a live move's target lost its migration_uri
-                raise Refused(str(exc)) from exc
+                raise UpgradeRefused(str(exc)) from exc
     return builds
 
 
 def refuse_moves_to_dead_daemons(found):
     """A move starts by taking its host off the source: never towards a daemon that is not there to take it."""
-    from daemon.cluster import dispatch
-    from daemon.cluster import heartbeat
-
     redis = dispatch.connection()
-    down = sorted({s for plan in found.values() for m in plan.moves for s in (m.source, m.target)
-                   if not heartbeat.is_alive(redis, s)})
+    down = sorted(
+        {
+            s
+            for plan in found.values()
+            for m in plan.moves
+            for s in (m.source, m.target)
+            if not heartbeat.is_alive(redis, s)
+        }
+    )
     if down:
-        raise Refused(f"service host {', '.join(down)} has no live daemon; hosts cannot move now")
+        raise UpgradeRefused(f"service host {', '.join(down)} has no live daemon; hosts cannot move now")
 
 
 def keep_reported(project, reported):

@@ -21,9 +21,11 @@ import secrets
 import string
 from dataclasses import dataclass, field, fields
 
+from daemon.agent import plan
+from projects.lang import MemorySources, MlnError, build_spec, loads
 from projects.lang.limits import Limits, shown_size
 from projects.lang.spec import PROJECT_NAME
-from projects.variable_table import MAX_PROBLEMS, CourseError, Problem, Table
+from projects.variable_table import MAX_PROBLEMS, CourseError, Problem, Table, read_table
 
 RANDOM_CELL = "@random"
 # No 0/O/o, 1/l/I: students copy these from paper. 16 characters, never 13,
@@ -38,9 +40,20 @@ NEEDS_QUOTES = re.compile(r'[\s#{};"\\]')
 # Settings whose values a change list must not show: they are students' passwords.
 SECRET_KEYS = {"users", "root_passwd", "vncpasswd", "passwd", "password"}
 
-__all__ = ["CourseError", "Problem", "CourseInputs", "CourseExpansion", "GroupExpansion", "Change",
-           "expand_course", "expand_inputs", "course_changes", "random_password", "limits_from_conf",
-           "resource_problems"]
+__all__ = [
+    "CourseError",
+    "Problem",
+    "CourseInputs",
+    "CourseExpansion",
+    "GroupExpansion",
+    "Change",
+    "expand_course",
+    "expand_inputs",
+    "course_changes",
+    "random_password",
+    "limits_from_conf",
+    "resource_problems",
+]
 
 
 def limits_from_conf(conf):
@@ -79,7 +92,8 @@ class GroupExpansion:
             f"{h.name} ({_size(h.memory)}, {h.template or 'no template'})" for h in self.spec.hosts.values()
         )
         switches = ", ".join(self.spec.switches) or "none"
-        return f"{self.index:>4} {self.project}: hosts {hosts or 'none'}; switches {switches}; service hosts {', '.join(self.service_hosts) or '-'}"
+        placed = ", ".join(self.service_hosts) or "-"
+        return f"{self.index:>4} {self.project}: hosts {hosts or 'none'}; switches {switches}; service hosts {placed}"
 
     @property
     def service_hosts(self):
@@ -114,8 +128,6 @@ class CourseExpansion:
 
 def expand_inputs(course, inputs, previous=None, limits=Limits()):
     """Read the table and expand every row: what the web's bounded child process runs."""
-    from projects.variable_table import read_table
-
     table = read_table(inputs.table_name, inputs.table, limits)
     return expand_course(course, inputs.master_name, inputs.files, table, previous, limits)
 
@@ -128,8 +140,6 @@ def expand_course(course, master_name, files, table, previous=None, limits=Limit
     already has, even when its row moved, so re-uploading a table changes no
     password a student already holds.
     """
-    from projects.lang import MemorySources
-
     expander = _Expander(course, master_name, files, table, previous or {}, MemorySources(dict(files)), limits)
     return expander.run()
 
@@ -163,13 +173,26 @@ class _Expander:
     def _check_sizes(self):
         # Before any parse: the language refuses them too, but at the #include of a group file nobody sees.
         limit = self.limits.max_upload
-        problems = [Problem(name, 1, 1, f"{name} is {shown_size(size)}: a .mln file may have at most "
-                                        f"{shown_size(limit)} (max_upload in mln.conf)")
-                    for name, size in ((n, len(t.encode("utf-8", "surrogatepass"))) for n, t in self.files.items())
-                    if size > limit]
+        problems = [
+            Problem(
+                name,
+                1,
+                1,
+                f"{name} is {shown_size(size)}: a .mln file may have at most "
+                f"{shown_size(limit)} (max_upload in mln.conf)",
+            )
+            for name, size in ((n, len(t.encode("utf-8", "surrogatepass"))) for n, t in self.files.items())
+            if size > limit
+        ]
         if len(self.table.rows) > self.limits.max_table_rows:
-            problems.append(Problem(self.table.name, self.table.lines[self.limits.max_table_rows], 1, "the table has "
-                                    f"more than {self.limits.max_table_rows} groups (max_table_rows in mln.conf)"))
+            problems.append(
+                Problem(
+                    self.table.name,
+                    self.table.lines[self.limits.max_table_rows],
+                    1,
+                    f"the table has more than {self.limits.max_table_rows} groups (max_table_rows in mln.conf)",
+                )
+            )
         if problems:
             raise CourseError(problems)
 
@@ -183,8 +206,10 @@ class _Expander:
             hosts += len(group.spec.hosts)
             if hosts > self.limits.max_course_hosts:
                 row, _ = self.table.position(index)
-                message = (f"group {index}: the course has more than {self.limits.max_course_hosts} hosts with this "
-                           "group (max_course_hosts in mln.conf)")
+                message = (
+                    f"group {index}: the course has more than {self.limits.max_course_hosts} hosts with this "
+                    "group (max_course_hosts in mln.conf)"
+                )
                 crossing = Problem(self.table.name, row, 1, message, index)
                 raise CourseError([*_merge(self.problems, self.table), crossing])
             groups.append(group)
@@ -202,8 +227,6 @@ class _Expander:
         return group
 
     def _expand(self, index, kept, quiet=False):
-        from projects.lang import MlnError, build_spec, loads
-
         values, generated = self._values(index, kept)
         text, lines = self._group_file(index, values)
         name = self._file_name(index)
@@ -218,7 +241,9 @@ class _Expander:
                     self._report_mln(error, index, name, lines)
             return None
         project = str(tree.get("project") or "")
-        return GroupExpansion(index, self.table.lines[index - 1], project, f"{project}.mln", text, values, generated, tree, spec)
+        return GroupExpansion(
+            index, self.table.lines[index - 1], project, f"{project}.mln", text, values, generated, tree, spec
+        )
 
     def _file_name(self, index):
         # Errors name the group file only until its project is known; those
@@ -227,7 +252,7 @@ class _Expander:
 
     def _values(self, index, kept):
         values, generated = {}, {}
-        for column, cell in zip(self.table.columns, self.table.rows[index - 1]):
+        for column, cell in zip(self.table.columns, self.table.rows[index - 1], strict=False):
             if not column or not cell:
                 continue  # an empty cell leaves the variable to the master's own definition
             if cell.lower() == RANDOM_CELL:
@@ -240,7 +265,9 @@ class _Expander:
     def _group_file(self, index, values):
         """Listing 4 for one row, and which table column each of its lines came from."""
         row = self.table.lines[index - 1]
-        text = [f"# Group {index} of course {self.course}, row {row} of {self.table.name}: its variables, then the master."]
+        text = [
+            f"# Group {index} of course {self.course}, row {row} of {self.table.name}: its variables, then the master."
+        ]
         indent = "" if self.master_has_global else "    "
         if not self.master_has_global:
             text.append("global {")
@@ -258,7 +285,11 @@ class _Expander:
         variable = getattr(error, "name", None) if kind == "undefined-variable" else None
         if kind == "duplicate-variable" and error.name in lines.values() and error.file != name:
             # The language defines a variable once: the master cannot also give a default.
-            source = "a built-in variable of every group" if error.name in ("index", "course") else f"a column of {self.table.name}"
+            source = (
+                "a built-in variable of every group"
+                if error.name in ("index", "course")
+                else f"a column of {self.table.name}"
+            )
             message = f"${error.name} is defined here and is {source}: define it in one place only"
             self.problems.append((Problem(error.file, error.line, error.col, message), index))
         elif kind == "missing-project":
@@ -273,7 +304,9 @@ class _Expander:
             self.problems.append((Problem(self.table.name, row, col, message), index))
         elif variable is not None and variable in self.table.columns:
             row, col = self.table.position(index, variable)
-            message = f"the cell of column {variable!r} is empty, and {error.file}:{error.line}:{error.col} uses ${variable}"
+            message = (
+                f"the cell of column {variable!r} is empty, and {error.file}:{error.line}:{error.col} uses ${variable}"
+            )
             self.problems.append((Problem(self.table.name, row, col, message), index))
         elif variable is not None:
             message = f"{error.message}: the table has no column {variable!r}"
@@ -290,7 +323,10 @@ class _Expander:
                 self.problems.append((Problem(self.table.name, row, 1, message), group.index))
             elif group.project in first:
                 other = first[group.project]
-                message = f"project {group.project} is also the project of group {other.index} (row {other.row}): names must be unique in the course"
+                message = (
+                    f"project {group.project} is also the project of group {other.index} "
+                    f"(row {other.row}): names must be unique in the course"
+                )
                 self.problems.append((Problem(self.table.name, row, 1, message), group.index))
             elif group.source_name in self.files:
                 message = f"the group file {group.source_name} would replace the course file of that name"
@@ -305,8 +341,6 @@ def resource_problems(expansion, conf):
     same that a build runs; here they run at upload, so a course that no
     daemon would build is refused before it is stored.
     """
-    from daemon.agent import plan
-
     # The one call site of daemon.agent.plan.resource_problems (another part of issue 9);
     # until that function exists, uploads are not checked against mln.conf's resources.
     problems_of = getattr(plan, "resource_problems", None)
@@ -357,7 +391,11 @@ def course_changes(old, expansion):
 
 def tree_changes(old, new):
     """One line per host, switch or global setting that differs, passwords masked."""
-    lines = [f"project name {old.get('project')} -> {new.get('project')}"] if old.get("project") != new.get("project") else []
+    lines = (
+        [f"project name {old.get('project')} -> {new.get('project')}"]
+        if old.get("project") != new.get("project")
+        else []
+    )
     lines += _block_changes("global", {"": old.get("global", {})}, {"": new.get("global", {})})
     lines += _block_changes("host", old.get("hosts", {}), new.get("hosts", {}))
     lines += _block_changes("switch", old.get("switches", {}), new.get("switches", {}))
@@ -406,7 +444,9 @@ def _merge(problems, table):
             message = f"{problem.message} ({_groups_phrase(indexes, table)})"
             problem = Problem(problem.file, problem.line, problem.col, message, indexes[0])
         else:
-            problem = Problem(problem.file, problem.line, problem.col, f"group {indexes[0]}: {problem.message}", indexes[0])
+            problem = Problem(
+                problem.file, problem.line, problem.col, f"group {indexes[0]}: {problem.message}", indexes[0]
+            )
         out.append(problem)
     return out
 

@@ -9,6 +9,7 @@ import os
 
 from django import forms
 
+from daemon import conf as mlnconf
 from projects.courses import CourseInputs, limits_from_conf
 from projects.lang.limits import shown_size
 from projects.models import Course
@@ -38,17 +39,19 @@ class CourseFilesForm(forms.Form):
     """The files of a course. Subclasses say which are required and what to expand against."""
 
     master = forms.FileField(label="Master .mln", help_text="the file every group's project includes")
-    extra_files = MultipleFileField(label="Files it includes", required=False,
-                                    help_text="any files the master #includes, by the names it uses")
-    table = forms.FileField(label="Variable table", help_text="CSV (comma or semicolon, UTF-8) or XLSX; "
-                            "header row of variable names, one row per group; @random makes a password")
+    extra_files = MultipleFileField(
+        label="Files it includes", required=False, help_text="any files the master #includes, by the names it uses"
+    )
+    table = forms.FileField(
+        label="Variable table",
+        help_text="CSV (comma or semicolon, UTF-8) or XLSX; "
+        "header row of variable names, one row per group; @random makes a password",
+    )
 
     problems = ()
     expansion = None
 
     def __init__(self, *args, **kwargs):
-        from daemon import conf as mlnconf
-
         super().__init__(*args, **kwargs)
         self.limits = limits_from_conf(mlnconf.load())
 
@@ -56,8 +59,10 @@ class CourseFilesForm(forms.Form):
         return _bounded(self.cleaned_data.get("master"), self.limits.max_upload, "a .mln file", "max_upload")
 
     def clean_extra_files(self):
-        return [_bounded(upload, self.limits.max_upload, "a .mln file", "max_upload")
-                for upload in self.cleaned_data.get("extra_files", [])]
+        return [
+            _bounded(upload, self.limits.max_upload, "a .mln file", "max_upload")
+            for upload in self.cleaned_data.get("extra_files", [])
+        ]
 
     def clean_table(self):
         table = self.cleaned_data.get("table")
@@ -93,7 +98,9 @@ class CourseFilesForm(forms.Form):
 
 class NewCourseForm(CourseFilesForm):
     name = forms.CharField(max_length=200, help_text="e.g. Operating systems, spring term")
-    short_name = forms.SlugField(max_length=40, help_text="letters, digits and hyphens: $course, and project names when the master gives none")
+    short_name = forms.SlugField(
+        max_length=40, help_text="letters, digits and hyphens: $course, and project names when the master gives none"
+    )
 
     field_order = ["name", "short_name", "master", "extra_files", "table"]
 
@@ -142,8 +149,10 @@ class UpdateCourseForm(CourseFilesForm):
 def _bounded(upload, limit, what, key):
     """Refuse an upload by its size, before it is read (Django keeps a large one on disk meanwhile)."""
     if upload and upload.size > limit:
-        raise forms.ValidationError(f"{upload.name} is {shown_size(upload.size)}: {what} may have at most "
-                                    f"{shown_size(limit)} ({key} in mln.conf)")
+        raise forms.ValidationError(
+            f"{upload.name} is {shown_size(upload.size)}: {what} may have at most "
+            f"{shown_size(limit)} ({key} in mln.conf)"
+        )
     return upload
 
 

@@ -20,7 +20,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from projects import actions
-from projects.access import NoAccess, group_for_token, group_for_viewer, host_for_viewer, remember_group_token, session_tokens
+from projects.access import (
+    NoAccess,
+    group_for_token,
+    group_for_viewer,
+    host_for_viewer,
+    remember_group_token,
+    session_tokens,
+)
 from projects.views import _submit_for, back
 
 
@@ -52,9 +59,17 @@ def _enter(request, group):
 def group(request, group_id):
     group = group_for_viewer(request.user, group_id, session_tokens(request.session))
     project = group.project
-    return render(request, "projects/group.html", {
-        "group": group, "project": project, "hosts": project.hosts.all(), "student_actions": actions.STUDENT_ACTIONS,
-        "bound": request.user.is_authenticated and group.students.filter(pk=request.user.pk).exists()})
+    return render(
+        request,
+        "projects/group.html",
+        {
+            "group": group,
+            "project": project,
+            "hosts": project.hosts.all(),
+            "student_actions": actions.STUDENT_ACTIONS,
+            "bound": request.user.is_authenticated and group.students.filter(pk=request.user.pk).exists(),
+        },
+    )
 
 
 @login_required
@@ -80,6 +95,8 @@ def host_action(request, host_id, action):
 @never_cache  # the console's password
 def console(request, host_id):
     host = host_for_viewer(request.user, host_id, session_tokens(request.session))
-    return render(request, "projects/console.html", {
-        "host": host, "project": host.project, "group": host.project.group,
-        "ws_path": f"/ws/console/{host.pk}/"})
+    return render(
+        request,
+        "projects/console.html",
+        {"host": host, "project": host.project, "group": host.project.group, "ws_path": f"/ws/console/{host.pk}/"},
+    )

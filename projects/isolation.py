@@ -37,8 +37,9 @@ class Overrun(Exception):
 def expand_bounded(course, inputs, previous, conf):
     """Course.expand's work: a CourseExpansion, or CourseError with every problem (limits included)."""
     try:
-        expansion = run_bounded(expand_inputs, (course, inputs, previous, limits_from_conf(conf)),
-                                conf.expand_timeout, conf.expand_memory)
+        expansion = run_bounded(
+            expand_inputs, (course, inputs, previous, limits_from_conf(conf)), conf.expand_timeout, conf.expand_memory
+        )
     except Overrun as exc:
         raise CourseError([Problem(inputs.master_name, 1, 1, str(exc))]) from None
     problems = resource_problems(expansion, conf)
@@ -73,8 +74,9 @@ def _result(outcome, value, memory):
     if outcome == "problems":
         raise CourseError(value)
     if outcome == "memory":
-        raise Overrun(f"expanding the course needed more than {shown_size(memory)} of memory "
-                      "(expand_memory in mln.conf)")
+        raise Overrun(
+            f"expanding the course needed more than {shown_size(memory)} of memory (expand_memory in mln.conf)"
+        )
     log.error("course expansion failed in its child process:\n%s", value)
     raise Overrun("the course could not be expanded: an internal error (the server's log has the details)")
 

@@ -15,9 +15,16 @@ import zipfile
 
 from django.conf import settings
 from django.db import models, transaction
+from django.urls import reverse
 from django.utils import timezone
 
-from projects.choices import Action, BuildStatus, EventLevel, HostState, ProjectState
+from daemon import conf as mlnconf
+from daemon.cluster import builds, dispatch, heartbeat, upgrade_plan
+from daemon.cluster.builds import Build, BuildEvent  # noqa: F401 (the job record's tables are this app's)
+from projects.choices import HostState, ProjectState
+from projects.courses import CourseInputs, course_changes
+from projects.isolation import expand_bounded
+from projects.variable_table import CourseError, Problem
 
 
 class Course(models.Model):
@@ -39,14 +46,10 @@ class Course(models.Model):
         return self.name
 
     def get_absolute_url(self):
-        from django.urls import reverse
-
         return reverse("course", args=[self.short_name])
 
     def inputs(self):
         """The master, files and table as stored, for `expand`."""
-        from projects.courses import CourseInputs
-
         files = {f.name: f.content for f in self.files.all()}
         return CourseInputs(self.master_name, files, self.table_name, bytes(self.table))
 
@@ -56,9 +59,6 @@ class Course(models.Model):
         Nothing is stored. Generated passwords are those the course's projects
         already hold, so expanding again changes none of them.
         """
-        from daemon import conf as mlnconf
-
-        from projects.isolation import expand_bounded
 
         inputs = inputs or self.inputs()
         previous = {g.row: (g.project.name, g.generated) for g in self.groups_with_projects()}
@@ -69,35 +69,38 @@ class Course(models.Model):
 
     def _check_names_free(self, expansion):
         # Project names are unique on the whole site: libvirt names its objects after them.
-        from projects.variable_table import CourseError, Problem
 
         taken = Project.objects.filter(name__in=[g.project for g in expansion.groups]).select_related("group__course")
         if self.pk:
             taken = taken.exclude(group__course=self)
         # Another instructor's course is not named: its name is theirs to show.
-        owners = {p.name: f"in your course {p.group.course.name}" if p.group and p.group.course.owner_id == self.owner_id
-                  else "in another course or made from the command line" for p in taken}
+        owners = {
+            p.name: f"in your course {p.group.course.name}"
+            if p.group and p.group.course.owner_id == self.owner_id
+            else "in another course or made from the command line"
+            for p in taken
+        }
         problems = [
-            Problem(expansion.table.name, g.row, 1, f"group {g.index}: project {g.project} already exists ({owners[g.project]})", g.index)
-            for g in expansion.groups if g.project in owners
+            Problem(
+                expansion.table.name,
+                g.row,
+                1,
+                f"group {g.index}: project {g.project} already exists ({owners[g.project]})",
+                g.index,
+            )
+            for g in expansion.groups
+            if g.project in owners
         ]
         if problems:
             raise CourseError(problems)
 
     def changes(self, expansion):
         """What applying `expansion` would do to each project: added, removed, changed."""
-        from projects.courses import course_changes
-
         old = {g.project.name: (g.row, g.project.tree) for g in self.groups_with_projects()}
         return course_changes(old, expansion)
 
     def upgrade_plans(self, inputs, conf=None):
         """{project: daemon.cluster.upgrade_plan.UpgradePlan} of what applying `inputs` would do to the built guests."""
-        from daemon import conf as mlnconf
-        from daemon.cluster import dispatch
-        from daemon.cluster import heartbeat
-        from daemon.cluster import upgrade_plan
-
         return upgrade_plan.course_plans(self, inputs, conf or mlnconf.load(), heartbeat.live(dispatch.connection()))
 
     @transaction.atomic
@@ -166,9 +169,10 @@ class CourseDraft(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    def inputs(self):
-        from projects.courses import CourseInputs
+    def __str__(self):
+        return f"draft of {self.course.short_name} ({self.created_at:%Y-%m-%d %H:%M})"
 
+    def inputs(self):
         return CourseInputs(self.master_name, dict(self.files), self.table_name, bytes(self.table))
 
 
@@ -223,15 +227,11 @@ class Group(models.Model):
 
     def get_absolute_url(self):
         """The group's page, without its token: for whoever the access link already let in."""
-        from django.urls import reverse
-
         return reverse("group", args=[self.pk])
 
     def access_path(self):
         """The access link handed to students. The token rides in the fragment, which browsers never
         send: it reaches no access log or Referer, and the page posts it to open a session."""
-        from django.urls import reverse
-
         return f"{reverse('group_open')}#{self.token}"
 
     def rotate_token(self):
@@ -268,8 +268,13 @@ class Project(models.Model):
     def derived_rows(self):
         """Unsaved Host and Switch rows for the spec, for listing and queries."""
         hosts = [
-            Host(project=self, name=h["name"], template=h["template"] or "", memory=h["memory"],
-                 service_host=h["service_host"] or "")
+            Host(
+                project=self,
+                name=h["name"],
+                template=h["template"] or "",
+                memory=h["memory"],
+                service_host=h["service_host"] or "",
+            )
             for h in self.spec["hosts"].values()
         ]
         return hosts + [Switch(project=self, name=name) for name in self.spec["switches"]]
@@ -280,20 +285,63 @@ class Project(models.Model):
 
     def upgrade_plan(self, new_spec, conf=None):
         """What `mln upgrade` would do to make the built project `new_spec` (daemon/cluster/upgrade_plan.py)."""
-        from daemon import conf as mlnconf
-        from daemon.cluster import dispatch
-        from daemon.cluster import heartbeat
-        from daemon.cluster import upgrade_plan
-
         return upgrade_plan.plan_upgrade(self, new_spec, conf or mlnconf.load(), heartbeat.live(dispatch.connection()))
 
-    def enqueue_build(self, action, service_host, host_name="", options=None, requested_by=None):
-        """A Build row, and its job on the queue of `service_host` once the row is committed."""
-        build = Build.objects.create(project=self, action=action, host_name=host_name,
-                                     options={**(options or {}), "service_host": service_host},
-                                     requested_by=requested_by)
-        transaction.on_commit(lambda: build.enqueue())
+    def enqueue_build(self, action, service_host, conf=None, host_name="", requested_by=None, default_service_host=""):
+        """A Build, and its job on the queue of `service_host` once the row is committed.
+
+        `default_service_host`: where the hosts that name none live (the submitter's own service
+        host); by default the daemon that runs the job takes them as its own."""
+        build = builds.submit(
+            self,
+            action,
+            service_host,
+            default_service_host=default_service_host,
+            host_name=host_name,
+            requested_by=requested_by,
+        )
+        build.enqueue_on_commit(conf or mlnconf.load())
         return build
+
+    def set_state(self, state):
+        self.state = state
+        self.save(update_fields=["state", "updated_at"])
+
+    @transaction.atomic
+    def record_hosts(self, host_reports, switch_reports):
+        """What a daemon read from libvirt (daemon/agent/reports.py), into the Host and Switch rows."""
+        rows = {h.name: h for h in self.hosts.all()}
+        now, changed = timezone.now(), []
+        for report in host_reports:
+            row = rows.get(report.name) or Host(project=self, name=report.name)
+            for name in REPORTED_FIELDS:
+                setattr(row, name, getattr(report, name))
+            row.state_at = now
+            changed.append(row)
+        # One commit; bulk_update's CASE expressions are slower than plain UPDATEs.
+        Host.objects.bulk_create([r for r in changed if r.pk is None])
+        for row in changed:
+            if row.pk is not None:
+                row.save(update_fields=[*REPORTED_FIELDS, "state_at"])
+        for report in switch_reports:
+            Switch.objects.update_or_create(
+                project=self,
+                name=report.name,
+                defaults={"service_host": report.service_host, "network_name": report.network_name},
+            )
+
+
+# What a Host row takes from its daemon's report; never what was last requested.
+REPORTED_FIELDS = [
+    "template",
+    "memory",
+    "service_host",
+    "state",
+    "domain_name",
+    "vnc_port",
+    "vnc_password",
+    "addresses",
+]
 
 
 class Switch(models.Model):
@@ -335,82 +383,3 @@ class Host(models.Model):
     def spec(self):
         """The host's part of its project's spec: NICs and addresses, users and passwords."""
         return self.project.spec.get("hosts", {}).get(self.name, {})
-
-
-class Build(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="builds")
-    action = models.CharField(max_length=20, choices=Action.choices)
-    host_name = models.CharField(max_length=100, blank=True, help_text="one host only (`-h`), or all")
-    options = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=20, choices=BuildStatus.choices, default=BuildStatus.QUEUED)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self):
-        return f"{self.action} {self.project.name}"
-
-    @property
-    def service_host(self):
-        return self.options.get("service_host", "localhost")
-
-    def enqueue(self):
-        """Its signed job on the queue `mln.<service_host>` (daemon/cluster/signing.py)."""
-        from daemon.cluster import signing
-
-        signing.enqueue(self)
-
-    def start(self):
-        self.status, self.started_at, self.error = BuildStatus.RUNNING, timezone.now(), ""
-        self.save(update_fields=["status", "started_at", "error"])
-        self.supersede_interrupted()
-
-    def supersede_interrupted(self):
-        """Fails the builds of this project on this service host that a killed process left running.
-
-        They run one at a time there (one worker a queue, or the command line
-        itself), so one still running when this one starts will never end.
-        """
-        interrupted = Build.objects.filter(project_id=self.project_id, status=BuildStatus.RUNNING,
-                                           options__service_host=self.service_host).exclude(pk=self.pk)
-        interrupted.update(status=BuildStatus.FAILED, finished_at=timezone.now(),
-                           error=f"interrupted: the process running it stopped; build {self.pk} took over")
-
-    def succeed(self):
-        self.status, self.finished_at = BuildStatus.SUCCEEDED, timezone.now()
-        self.save(update_fields=["status", "finished_at"])
-
-    def fail(self, reason):
-        self.status, self.finished_at, self.error = BuildStatus.FAILED, timezone.now(), reason
-        self.save(update_fields=["status", "finished_at", "error"])
-
-    def log_event(self, step, message="", host_name="", level=EventLevel.INFO, done=0, total=0):
-        """Appends the next numbered event; one writer per build, so a counter suffices."""
-        if not hasattr(self, "_seq"):
-            self._seq = self.events.aggregate(models.Max("seq"))["seq__max"] or 0
-        self._seq += 1
-        return BuildEvent.objects.create(build=self, seq=self._seq, step=step, host_name=host_name,
-                                         level=level, message=message, done=done, total=total)
-
-
-class BuildEvent(models.Model):
-    """One step of a build. Sequence numbers let a page join stored and live events with no gap."""
-
-    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="events")
-    seq = models.PositiveIntegerField()
-    step = models.CharField(max_length=60)
-    host_name = models.CharField(max_length=100, blank=True)
-    level = models.CharField(max_length=10, choices=EventLevel.choices, default=EventLevel.INFO)
-    message = models.TextField(blank=True)
-    done = models.PositiveIntegerField(default=0, help_text="steps done so far, for progress bars")
-    total = models.PositiveIntegerField(default=0)
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["build", "seq"]
-        constraints = [models.UniqueConstraint(fields=["build", "seq"], name="unique_event_seq")]

@@ -8,7 +8,7 @@ part of the page as it is served. A NIC on no switch (the article's
 
 from dataclasses import dataclass, field
 
-COLUMN = 190    # px between the centres of two boxes in a row
+COLUMN = 190  # px between the centres of two boxes in a row
 HOST_W, HOST_H = 150, 54
 SWITCH_W, SWITCH_H = 120, 30
 SWITCH_Y, HOST_Y = 20, 150
@@ -18,12 +18,12 @@ MARGIN = 20
 @dataclass
 class Box:
     name: str
-    x: float            # left
-    y: float            # top
+    x: float  # left
+    y: float  # top
     width: int
     height: int
-    detail: str = ""    # a host's template
-    state: str = ""     # a host's state, as its daemon reported it
+    detail: str = ""  # a host's template
+    state: str = ""  # a host's state, as its daemon reported it
 
     @property
     def cx(self):
@@ -36,8 +36,8 @@ class Link:
     y1: float
     x2: float
     y2: float
-    label: str          # interface and address
-    lx: float = 0       # where the label goes
+    label: str  # interface and address
+    lx: float = 0  # where the label goes
     ly: float = 0
 
 
@@ -63,8 +63,15 @@ def layout(spec, states=None):
         picture.switches.append(box)
         switch_at[name] = box
     for i, host in enumerate(hosts):
-        box = Box(host["name"], centred(i, len(hosts), columns) - HOST_W / 2, top, HOST_W, HOST_H,
-                  host.get("template") or "", (states or {}).get(host["name"], ""))
+        box = Box(
+            host["name"],
+            centred(i, len(hosts), columns) - HOST_W / 2,
+            top,
+            HOST_W,
+            HOST_H,
+            host.get("template") or "",
+            (states or {}).get(host["name"], ""),
+        )
         picture.hosts.append(box)
         picture.links += nic_links(box, host.get("interfaces", []), switch_at)
     return picture

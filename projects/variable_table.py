@@ -21,6 +21,9 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 
+import openpyxl  # imported here: CSV-only runs of the command line stay fast
+from openpyxl.utils.exceptions import InvalidFileException
+
 from projects.lang.limits import Limits, shown_size
 
 BUILT_INS = ("index", "course")
@@ -67,11 +70,20 @@ class Table:
         return self.lines[index - 1], col
 
 
-def read_table(name, data, limits=Limits()):
+def read_table(name: str, data: bytes, limits: Limits = Limits()) -> Table:
     """Bytes of a CSV or XLSX file -> Table, or CourseError naming rows and columns."""
     if len(data) > limits.max_table_upload:
-        raise CourseError([Problem(name, 1, 1, f"the table is {shown_size(len(data))}: at most "
-                                   f"{shown_size(limits.max_table_upload)} (max_table_upload in mln.conf)")])
+        raise CourseError(
+            [
+                Problem(
+                    name,
+                    1,
+                    1,
+                    f"the table is {shown_size(len(data))}: at most "
+                    f"{shown_size(limits.max_table_upload)} (max_table_upload in mln.conf)",
+                )
+            ]
+        )
     if data[:4] == b"PK\x03\x04" or name.lower().endswith(".xlsx"):
         records = _xlsx_records(name, data, limits)
     else:
@@ -87,18 +99,43 @@ def _bounded(name, records, limits):
             continue
         groups += 1
         if groups > limits.max_table_rows + 1:  # the header is not a group
-            raise CourseError([Problem(name, number, 1, f"the table has more than {limits.max_table_rows} groups "
-                                                        "(max_table_rows in mln.conf)")])
+            raise CourseError(
+                [
+                    Problem(
+                        name,
+                        number,
+                        1,
+                        f"the table has more than {limits.max_table_rows} groups (max_table_rows in mln.conf)",
+                    )
+                ]
+            )
         width = len(cells)
         while width and not cells[width - 1]:
             width -= 1
         if width > limits.max_table_columns:
-            raise CourseError([Problem(name, number, limits.max_table_columns + 1, f"the table has more than "
-                                       f"{limits.max_table_columns} columns (max_table_columns in mln.conf)")])
+            raise CourseError(
+                [
+                    Problem(
+                        name,
+                        number,
+                        limits.max_table_columns + 1,
+                        f"the table has more than {limits.max_table_columns} columns (max_table_columns in mln.conf)",
+                    )
+                ]
+            )
         for col, cell in enumerate(cells[:width], 1):
             if len(cell) > limits.max_value_length:
-                raise CourseError([Problem(name, number, col, f"this cell has {len(cell)} characters: at most "
-                                           f"{limits.max_value_length} (max_value_length in mln.conf)")])
+                raise CourseError(
+                    [
+                        Problem(
+                            name,
+                            number,
+                            col,
+                            f"this cell has {len(cell)} characters: at most "
+                            f"{limits.max_value_length} (max_value_length in mln.conf)",
+                        )
+                    ]
+                )
         yield number, cells
 
 
@@ -108,7 +145,7 @@ def _csv_records(name, data):
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise CourseError([Problem(name, line, col, "the table is not UTF-8 text (save it as CSV UTF-8)")])
+        raise CourseError([Problem(name, line, col, "the table is not UTF-8 text (save it as CSV UTF-8)")]) from exc
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     # reader.line_num is the physical line where the record ended: a quoted
     # cell may hold line breaks, so count records, as a spreadsheet does.
@@ -117,7 +154,7 @@ def _csv_records(name, data):
         for number, record in enumerate(reader, 1):
             yield number, [cell.strip() for cell in record]
     except csv.Error as exc:
-        raise CourseError([Problem(name, number + 1, 1, f"unreadable CSV: {exc}")])
+        raise CourseError([Problem(name, number + 1, 1, f"unreadable CSV: {exc}")]) from exc
 
 
 def _delimiter(text):
@@ -130,15 +167,12 @@ def _delimiter(text):
 
 
 def _xlsx_records(name, data, limits):
-    import openpyxl  # imported here: CSV-only runs of the command line stay fast
-    from openpyxl.utils.exceptions import InvalidFileException
-
     _check_inflated(name, data, limits)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, TypeError) as exc:
         # openpyxl raises what its XML parser raises on a broken part; none of it is the user's to read.
-        raise CourseError([Problem(name, 1, 1, f"not a readable XLSX workbook ({type(exc).__name__})")])
+        raise CourseError([Problem(name, 1, 1, f"not a readable XLSX workbook ({type(exc).__name__})")]) from exc
     try:
         sheet = workbook.worksheets[0]
         _check_dimension(name, sheet, limits)
@@ -147,7 +181,7 @@ def _xlsx_records(name, data, limits):
         rows = sheet.iter_rows(max_col=limits.max_table_columns + 1, values_only=True)
         yield from ((number, [_cell_text(value) for value in values]) for number, values in enumerate(rows, 1))
     except (ValueError, TypeError, KeyError) as exc:
-        raise CourseError([Problem(name, 1, 1, f"not a readable XLSX workbook ({type(exc).__name__})")])
+        raise CourseError([Problem(name, 1, 1, f"not a readable XLSX workbook ({type(exc).__name__})")]) from exc
     finally:
         workbook.close()
 
@@ -158,27 +192,54 @@ def _check_inflated(name, data, limits):
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             parts = archive.infolist()
     except zipfile.BadZipFile as exc:
-        raise CourseError([Problem(name, 1, 1, f"not a readable XLSX workbook ({exc})")])
+        raise CourseError([Problem(name, 1, 1, f"not a readable XLSX workbook ({exc})")]) from exc
     total = sum(part.file_size for part in parts)
     if total > limits.max_table_inflated:
         largest = max(parts, key=lambda part: part.file_size)
-        raise CourseError([Problem(name, 1, 1, f"the workbook inflates to {shown_size(total)} ({largest.filename}: "
-                                               f"{shown_size(largest.file_size)}): at most "
-                                               f"{shown_size(limits.max_table_inflated)}, four times max_table_upload "
-                                               "in mln.conf")])
+        raise CourseError(
+            [
+                Problem(
+                    name,
+                    1,
+                    1,
+                    f"the workbook inflates to {shown_size(total)} ({largest.filename}: "
+                    f"{shown_size(largest.file_size)}): at most "
+                    f"{shown_size(limits.max_table_inflated)}, four times max_table_upload "
+                    "in mln.conf",
+                )
+            ]
+        )
 
 
 def _check_dimension(name, sheet, limits):
     """The sheet's <dimension> (its used range), when it has one, read before any row."""
     rows, columns = sheet.max_row, sheet.max_column
     if rows is not None and rows > limits.max_table_rows + 1:
-        raise CourseError([Problem(name, limits.max_table_rows + 2, 1, f"the sheet's used range is {rows} rows: "
-                                   f"at most {limits.max_table_rows} groups and the header (max_table_rows in "
-                                   "mln.conf); delete the rows below the table")])
+        raise CourseError(
+            [
+                Problem(
+                    name,
+                    limits.max_table_rows + 2,
+                    1,
+                    f"the sheet's used range is {rows} rows: "
+                    f"at most {limits.max_table_rows} groups and the header (max_table_rows in "
+                    "mln.conf); delete the rows below the table",
+                )
+            ]
+        )
     if columns is not None and columns > limits.max_table_columns:
-        raise CourseError([Problem(name, 1, limits.max_table_columns + 1, f"the sheet's used range is {columns} "
-                                   f"columns: at most {limits.max_table_columns} (max_table_columns in mln.conf); "
-                                   "delete the columns right of the table")])
+        raise CourseError(
+            [
+                Problem(
+                    name,
+                    1,
+                    limits.max_table_columns + 1,
+                    f"the sheet's used range is {columns} "
+                    f"columns: at most {limits.max_table_columns} (max_table_columns in mln.conf); "
+                    "delete the columns right of the table",
+                )
+            ]
+        )
 
 
 def _cell_text(value):
@@ -228,13 +289,30 @@ def _header_problems(name, header_row, header, body):
         if not variable:
             rows = [number for number, cells in body if len(cells) >= col and cells[col - 1]]
             if rows:  # an empty column in the middle is harmless; values without a name are not
-                problems.append(Problem(name, rows[0], col, f"column {col} has values but no variable name in the header"))
+                problems.append(
+                    Problem(name, rows[0], col, f"column {col} has values but no variable name in the header")
+                )
         elif not VARIABLE_NAME.match(variable):
-            problems.append(Problem(name, header_row, col, f"column header {column!r} is not a variable name (letters, digits and _)"))
+            problems.append(
+                Problem(
+                    name, header_row, col, f"column header {column!r} is not a variable name (letters, digits and _)"
+                )
+            )
         elif variable in BUILT_INS:
-            problems.append(Problem(name, header_row, col, f"column header {column!r} is a built-in variable: every group has ${variable} already"))
+            problems.append(
+                Problem(
+                    name,
+                    header_row,
+                    col,
+                    f"column header {column!r} is a built-in variable: every group has ${variable} already",
+                )
+            )
         elif variable in seen:
-            problems.append(Problem(name, header_row, col, f"column header {column!r} is given twice (first in column {seen[variable]})"))
+            problems.append(
+                Problem(
+                    name, header_row, col, f"column header {column!r} is given twice (first in column {seen[variable]})"
+                )
+            )
         else:
             seen[variable] = col
     return problems

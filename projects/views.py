@@ -21,8 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from projects import actions
-from projects import course_upgrade
+from projects import actions, course_upgrade
 from projects.access import course_for_instructor, project_for_instructor
 from projects.choices import HostState, ProjectState
 from projects.forms import NewCourseForm, UpdateCourseForm
@@ -76,8 +75,9 @@ def course_new(request):
 def course(request, short_name):
     course = course_for_instructor(request.user, short_name=short_name)
     groups = course.groups_with_projects().prefetch_related("project__hosts", "project__switches")
-    return render(request, "projects/course.html", {"course": course, "groups": groups,
-                                                    "actions": actions.PAGE_ACTIONS})
+    return render(
+        request, "projects/course.html", {"course": course, "groups": groups, "actions": actions.PAGE_ACTIONS}
+    )
 
 
 @instructor_required
@@ -100,11 +100,14 @@ def course_draft(request, short_name, draft_id):
         plans = course_upgrade.plans(course, draft.inputs())
     except CourseError as exc:  # the site changed since the upload (a name taken meanwhile)
         changes, problems, plans = (), exc.problems, {}
-    except course_upgrade.Refused as exc:
+    except course_upgrade.UpgradeRefused as exc:
         plans = {}
         messages.error(request, f"The built guests cannot be upgraded to this version: {exc}")
-    return render(request, "projects/course_draft.html",
-                  {"course": course, "draft": draft, "changes": changes, "problems": problems, "plans": plans})
+    return render(
+        request,
+        "projects/course_draft.html",
+        {"course": course, "draft": draft, "changes": changes, "problems": problems, "plans": plans},
+    )
 
 
 @instructor_required
@@ -114,7 +117,7 @@ def course_draft_upgrade(request, short_name, draft_id):
     course, draft = _get_draft_for_instructor(request, short_name, draft_id)
     try:
         builds = course_upgrade.upgrade(course, draft.inputs(), request.user)
-    except (CourseError, course_upgrade.Refused) as exc:
+    except (CourseError, course_upgrade.UpgradeRefused) as exc:
         messages.error(request, f"Nothing was changed: {exc}")
         return redirect("course_draft", course.short_name, draft.pk)
     draft.delete()
@@ -173,8 +176,11 @@ def course_action(request, short_name, action):
 @never_cache  # the students' access link
 def project(request, project_id):
     project = project_for_instructor(request.user, project_id)
-    return render(request, "projects/project.html", {"project": project, "group": project.group,
-                                                     "hosts": project.hosts.all(), "actions": actions.PAGE_ACTIONS})
+    return render(
+        request,
+        "projects/project.html",
+        {"project": project, "group": project.group, "hosts": project.hosts.all(), "actions": actions.PAGE_ACTIONS},
+    )
 
 
 @instructor_required
@@ -194,8 +200,11 @@ def group_new_link(request, short_name, group_id):
     course = course_for_instructor(request.user, short_name=short_name)
     group = get_object_or_404(course.groups.select_related("project"), pk=group_id)
     group.rotate_token()
-    messages.success(request, f"Group {group.row} has a new access link; the old one no longer opens it "
-                              "(students who keep the group on their account keep it).")
+    messages.success(
+        request,
+        f"Group {group.row} has a new access link; the old one no longer opens it "
+        "(students who keep the group on their account keep it).",
+    )
     return redirect(back(request, course.get_absolute_url()))
 
 
@@ -204,11 +213,19 @@ def course_states(request, short_name):
     """Every host's state as its daemon last reported it, and every project's, for the course page."""
     course = course_for_instructor(request.user, short_name=short_name)
     hosts, projects = dict(HostState.choices), dict(ProjectState.choices)
-    return JsonResponse({
-        "hosts": {pk: {"state": state, "label": hosts.get(state, state)}
-                  for pk, state in course.hosts().values_list("pk", "state")},
-        "projects": {pk: {"state": state, "label": projects.get(state, state)}
-                     for pk, state in course.groups.values_list("project__pk", "project__state") if pk}})
+    return JsonResponse(
+        {
+            "hosts": {
+                pk: {"state": state, "label": hosts.get(state, state)}
+                for pk, state in course.hosts().values_list("pk", "state")
+            },
+            "projects": {
+                pk: {"state": state, "label": projects.get(state, state)}
+                for pk, state in course.groups.values_list("project__pk", "project__state")
+                if pk
+            },
+        }
+    )
 
 
 def back(request, default):
@@ -228,9 +245,12 @@ def _submit_for(request, projects, action, allowed, host_name=""):
     requested_by = request.user if request.user.is_authenticated else None
     try:
         builds = actions.submit(projects, allowed[action], requested_by, host_name)
-    except actions.Refused as exc:
+    except actions.ActionRefused as exc:
         messages.error(request, f"Nothing was queued: {exc}")
         return
     what = f"host {host_name}" if host_name else f"{len(projects)} project{'s' if len(projects) != 1 else ''}"
-    messages.success(request, f"{action.capitalize()} of {what} queued ({len(builds)} job"
-                              f"{'s' if len(builds) != 1 else ''}); progress shows below.")
+    messages.success(
+        request,
+        f"{action.capitalize()} of {what} queued ({len(builds)} job"
+        f"{'s' if len(builds) != 1 else ''}); progress shows below.",
+    )

@@ -13,8 +13,10 @@ from .models import Template, TemplateError, image_limits, inspect_image, templa
 
 
 class TemplateUploadForm(forms.ModelForm):
-    upload = forms.FileField(help_text="a qcow2 image that stands alone (no backing file), or a raw filesystem "
-                                       "or disk image; its format is read from its content")
+    upload = forms.FileField(
+        help_text="a qcow2 image that stands alone (no backing file), or a raw filesystem "
+        "or disk image; its format is read from its content"
+    )
 
     class Meta:
         model = Template
@@ -42,7 +44,7 @@ class TemplateUploadForm(forms.ModelForm):
         try:
             self.instance.format, self.instance.virtual_size, self.instance.sha256 = self._inspect(upload)
         except TemplateError as exc:  # also a broken mln.conf: one line on the form, never a 500
-            raise forms.ValidationError({"upload": str(exc)})
+            raise forms.ValidationError({"upload": str(exc)}) from exc
         self.instance.name = cleaned["name"]
         return cleaned
 
@@ -56,8 +58,9 @@ class TemplateUploadForm(forms.ModelForm):
     def _inspect(upload):
         limits = image_limits()
         if upload.size > limits.max_file:
-            raise TemplateError(f"{upload.name}: {upload.size} bytes is above max_template ({limits.max_file} "
-                                "bytes) of mln.conf")
+            raise TemplateError(
+                f"{upload.name}: {upload.size} bytes is above max_template ({limits.max_file} bytes) of mln.conf"
+            )
         if hasattr(upload, "temporary_file_path"):
             return inspect_upload(upload, upload.temporary_file_path(), limits)
         # Small uploads stay in memory; qemu-img and blkid need a file.

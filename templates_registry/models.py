@@ -12,8 +12,10 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from daemon import conf as mlnconf
+from daemon.agent.disk_images import ImageError, ImageLimits, file_sha256, inspect, limits_from_conf
+
 from .choices import BootMode, ImageFormat
-from .images import ImageError, ImageLimits, file_sha256, inspect, limits_from_conf
 
 __all__ = ["Template", "TemplateError", "inspect_image", "image_limits", "file_sha256", "templates_dir"]
 
@@ -28,8 +30,6 @@ def templates_dir():
 
 def image_limits(conf=None):
     """The bounds of a template image, from mln.conf (`max_template`, `max_disk`)."""
-    from daemon import conf as mlnconf
-
     try:
         return limits_from_conf(conf or mlnconf.load())
     except mlnconf.ConfError as exc:
@@ -70,8 +70,14 @@ class Template(models.Model):
         # keep this path as their backing file, and a link may later point elsewhere.
         path = Path(path).resolve()
         fmt, virtual_size, sha256 = inspect_image(path, limits)
-        fields = {"image": str(path), "format": fmt, "boot": boot, "virtual_size": virtual_size,
-                  "sha256": sha256, "description": description}
+        fields = {
+            "image": str(path),
+            "format": fmt,
+            "boot": boot,
+            "virtual_size": virtual_size,
+            "sha256": sha256,
+            "description": description,
+        }
         template = cls.objects.filter(name=name).first()
         if template and all(getattr(template, k) == v for k, v in fields.items()):
             return template  # registering the same file again changes nothing, not even the time

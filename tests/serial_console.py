@@ -18,8 +18,7 @@ PROMPT = r"# (\x1b\[6n)?$"
 
 class SerialConsole:
     def __init__(self, uri, domain):
-        path = subprocess.run(["virsh", "-c", uri, "ttyconsole", domain], capture_output=True,
-                              text=True).stdout.strip()
+        path = subprocess.run(["virsh", "-c", uri, "ttyconsole", domain], capture_output=True, text=True).stdout.strip()
         assert path.startswith("/dev/pts/"), f"{domain} has no serial pty on {uri}: {path!r}"
         self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
         tty.setraw(self.fd)
@@ -39,7 +38,7 @@ class SerialConsole:
                 self.unread += os.read(self.fd, 4096).decode(errors="replace")
             elif poke:
                 self.send(poke)
-        said, self.unread = self.unread[:found.end()], self.unread[found.end():]
+        said, self.unread = self.unread[: found.end()], self.unread[found.end() :]
         return said
 
     def login(self, user, password):

@@ -15,18 +15,32 @@ import pytest
 from asgiref.sync import async_to_sync
 
 ROOT = Path(__file__).resolve().parent.parent
-SETTING_VARIABLES = ("SECRET_KEY", "SECRET_KEY_FILE", "DEBUG", "HTTPS", "SECURE_COOKIES", "SECURE_SSL_REDIRECT",
-                     "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD")
-HTTPS_DEPLOYMENT = {"HTTPS": "1", "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1", "SECURE_HSTS_PRELOAD": "1",
-                    "ALLOWED_HOSTS": "mln.example.org"}
+SETTING_VARIABLES = (
+    "SECRET_KEY",
+    "SECRET_KEY_FILE",
+    "DEBUG",
+    "HTTPS",
+    "SECURE_COOKIES",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+)
+HTTPS_DEPLOYMENT = {
+    "HTTPS": "1",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
+    "SECURE_HSTS_PRELOAD": "1",
+    "ALLOWED_HOSTS": "mln.example.org",
+}
 
 
 def manage(var_dir, *args, **env):
     """`manage.py ARGS` with MLN_VAR_DIR=var_dir and only the settings variables given in `env`."""
     environment = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES}
     environment.update(MLN_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="mlnweb.settings", **env)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
 
 
 def strong_key():
@@ -36,17 +50,20 @@ def strong_key():
 PRINT_KEY = ("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.SECRET_KEY)")
 
 
+@pytest.mark.slow  # manage.py or make in a process of its own
 def test_without_a_secret_key_the_site_refuses_to_start(tmp_path):
     result = manage(tmp_path, "check")
     assert result.returncode != 0
     assert "no SECRET_KEY" in result.stderr and str(tmp_path / "secret_key") in result.stderr
 
 
+@pytest.mark.slow  # manage.py or make in a process of its own
 def test_in_debug_it_starts_with_a_key_that_check_deploy_calls_insecure(tmp_path):
     assert manage(tmp_path, "check", DEBUG="1").returncode == 0
     assert "security.W009" in manage(tmp_path, "check", "--deploy", DEBUG="1").stderr
 
 
+@pytest.mark.slow  # manage.py or make in a process of its own
 def test_the_key_comes_from_the_environment_or_a_file_or_var_secret_key(tmp_path):
     key_file = tmp_path / "elsewhere"
     key_file.write_text("from-the-named-file\n")
@@ -56,28 +73,36 @@ def test_the_key_comes_from_the_environment_or_a_file_or_var_secret_key(tmp_path
     assert manage(tmp_path, *PRINT_KEY).stdout.strip() == "from-var"
 
 
+@pytest.mark.slow  # manage.py or make in a process of its own
 def test_make_makes_the_secret_once_readable_by_its_owner_only(tmp_path):
     target = tmp_path / "var" / "secret_key"
+    made = []
     for _ in range(2):
-        subprocess.run(["make", "-s", f"MLN_VAR_DIR={target.parent}", str(target)], cwd=ROOT, check=True,
-                       timeout=60)
-        first = first if _ else target.read_text()
+        subprocess.run(["make", "-s", f"MLN_VAR_DIR={target.parent}", str(target)], cwd=ROOT, check=True, timeout=60)
+        made.append(target.read_text())
+    first = made[0]
+    assert made[1] == first
     assert target.read_text() == first and len(first.strip()) >= 50
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
+@pytest.mark.slow  # manage.py or make in a process of its own
 def test_check_deploy_is_clean_for_an_https_deployment_and_not_without_it(tmp_path):
-    clean = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", SECRET_KEY=strong_key(),
-                   **HTTPS_DEPLOYMENT)
+    clean = manage(
+        tmp_path, "check", "--deploy", "--fail-level", "WARNING", SECRET_KEY=strong_key(), **HTTPS_DEPLOYMENT
+    )
     assert clean.returncode == 0, clean.stderr
     plain = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", SECRET_KEY=strong_key())
     for warning in ("W004", "W008", "W012", "W016"):  # HSTS, https redirect, secure session and CSRF cookies
         assert f"security.{warning}" in plain.stderr
 
 
+@pytest.mark.slow  # manage.py or make in a process of its own
 def test_secure_cookies_and_hsts_reach_the_responses(tmp_path):
-    script = ("from django.test import Client; r = Client().get('/login/', secure=True, HTTP_HOST='mln.example.org'); "
-              "print(r.headers['Strict-Transport-Security']); print(r.cookies['csrftoken']['secure'])")
+    script = (
+        "from django.test import Client; r = Client().get('/login/', secure=True, HTTP_HOST='mln.example.org'); "
+        "print(r.headers['Strict-Transport-Security']); print(r.cookies['csrftoken']['secure'])"
+    )
     result = manage(tmp_path, "shell", "--no-imports", "-c", script, SECRET_KEY=strong_key(), **HTTPS_DEPLOYMENT)
     assert result.stdout.split("\n")[:2] == ["max-age=31536000; includeSubDomains; preload", "True"], result.stderr
 
@@ -96,6 +121,7 @@ def static_status(path):
             nonlocal requested
             if requested:  # the client stays connected while the response is sent
                 import asyncio
+
                 await asyncio.Event().wait()
             requested = True
             return {"type": "http.request", "body": b"", "more_body": False}
@@ -103,18 +129,34 @@ def static_status(path):
         async def send(message):
             messages.append(message)
 
-        scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b"",
-                 "headers": [(b"host", b"127.0.0.1")], "http_version": "1.1", "scheme": "http",
-                 "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000)}
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": [(b"host", b"127.0.0.1")],
+            "http_version": "1.1",
+            "scheme": "http",
+            "server": ("127.0.0.1", 8000),
+            "client": ("127.0.0.1", 50000),
+        }
         await application(scope, receive, send)
         return next(m["status"] for m in messages if m["type"] == "http.response.start")
 
     return async_to_sync(get)()
 
 
-@pytest.mark.parametrize("path", ["/static/../../etc/passwd", "/static/css/../../../etc/passwd",
-                                  "/static/..%2f..%2fetc/passwd", "/static/../mlnweb/settings.py",
-                                  "/static/no-such-file.css"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../../etc/passwd",
+        "/static/css/../../../etc/passwd",
+        "/static/..%2f..%2fetc/passwd",
+        "/static/../mlnweb/settings.py",
+        "/static/no-such-file.css",
+    ],
+)
 def test_static_paths_outside_the_static_folders_are_not_found(db, path):
     assert static_status(path) == 404
 

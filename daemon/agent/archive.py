@@ -18,7 +18,7 @@ qcow2 explicitly (never probed) and refused if it names any other file
 (backing or data file). The daemon checks again for itself, copies each disk
 into the project's folder and checks the copy (the folder may change under
 it), and a failed import undoes every step: files, pools, volumes, and
-(`undo_import`) the database rows it wrote.
+(projects/project_import.py) the database rows it wrote.
 """
 
 import hashlib
@@ -30,30 +30,27 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from daemon.agent import disk_images as image_files
+from daemon.agent.disk_images import file_sha256
+from daemon.agent.errors import ArchiveError, JobError
+from daemon.agent.plan import Image, resource_problems
+from daemon.agent.steps import build_plan
+from daemon.conf import MlnConf
 from projects.choices import ProjectState
-from projects.lang import PROJECT_NAME
-from templates_registry import images as image_files
-from templates_registry.models import file_sha256
-
-from daemon.agent.plan import Image
+from projects.lang import PROJECT_NAME, MlnError, build_spec
+from projects.lang.spec import ProjectSpec
 
 SUMS, MANIFEST, SOURCE = "SHA256SUMS", "export.json", "project.mln"
-
-
-class ArchiveError(Exception):
-    """The folder is not an export we can trust; nothing was made."""
 
 
 # --- export -------------------------------------------------------------------------
 
 
 def export_project(job):
-    folder = Path(job.build.options["directory"])
+    folder = Path(job.order.options["directory"])
     hosts = job.hosts()
     running = [h.name for h in hosts if job.hv.domain_state(job.domain(h)).state == "running"]
     if running:
-        from daemon.jobs import JobError
-
         raise JobError(f"stop {', '.join(running)} first: a running guest's disk is not consistent")
     job.total = len(hosts) + 2
     folder.mkdir(parents=True, exist_ok=True)
@@ -64,17 +61,20 @@ def export_project(job):
 
 
 def write_manifest(job, folder, hosts):
-    (folder / SOURCE).write_text(job.project.source)
+    (folder / SOURCE).write_text(job.order.source)
     boots = {h.name: "pv" if job.hv.boots_kernel(job.domain(h)) else "hvm" for h in hosts}
-    manifest = {"project": job.spec.name, "spec": job.spec.to_dict(),
-                "disks": {name: {"file": f"{name}.qcow2", "boot": boot} for name, boot in boots.items()}}
+    manifest = {
+        "project": job.spec.name,
+        "spec": job.spec.to_dict(),
+        "disks": {name: {"file": f"{name}.qcow2", "boot": boot} for name, boot in boots.items()},
+    }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return True
 
 
 def export_disk(job, host, folder, compress=None):
     """A standalone qcow2 of the overlay and everything under it."""
-    compress = job.build.options.get("compress") if compress is None else compress
+    compress = job.order.options.get("compress") if compress is None else compress
     source = job.hv.disk_path(job.domain(host))  # the overlay wherever it lives (`filepath`)
     target = folder / f"{host.name}.qcow2"
     partial_file = folder / f".{host.name}.qcow2.partial"
@@ -105,18 +105,18 @@ IMPORTABLE_STATES = (ProjectState.NEW, ProjectState.REMOVED, ProjectState.FAILED
 @dataclass(frozen=True)
 class Disk:
     host: str
-    path: Path          # inside the export folder
-    digest: str         # its SHA-256, as SHA256SUMS lists it
-    boot: str           # pv or hvm
+    path: Path  # inside the export folder
+    digest: str  # its SHA-256, as SHA256SUMS lists it
+    boot: str  # pv or hvm
     virtual_size: int
 
 
 @dataclass
 class Archive:
     folder: Path
-    source: str         # project.mln, as exported
+    source: str  # project.mln, as exported
     manifest: dict
-    disks: dict         # host name -> Disk
+    disks: dict  # host name -> Disk
 
 
 def inside(folder, name):
@@ -131,7 +131,7 @@ def disk_file(host):
     return f"{host}.qcow2"
 
 
-def verify(folder, conf, hash_disks=True):
+def verify(folder: str | Path, conf: MlnConf, hash_disks: bool = True) -> Archive:
     """The Archive of a folder whose files match SHA256SUMS and whose every input is within mln.conf.
 
     `hash_disks=False` leaves the disks' sums to whoever copies them (copy_disk hashes what it copies)."""
@@ -145,7 +145,8 @@ def verify(folder, conf, hash_disks=True):
         check_sum(folder, name, *listed[name])
     manifest = read_manifest(folder / MANIFEST, listed[MANIFEST][0], conf)
     source = read_bounded(listed[SOURCE][0], conf.max_upload, f"{folder}/{SOURCE}", "max_upload", conf).decode(
-        errors="replace")
+        errors="replace"
+    )
     disks = read_disks(folder, manifest, listed, conf)
     if hash_disks:
         for disk in disks.values():
@@ -155,8 +156,9 @@ def verify(folder, conf, hash_disks=True):
 
 def read_sums(folder, conf):
     """{file name: (path, digest)} from SHA256SUMS; only names an export writes."""
-    text = read_bounded(folder / SUMS, (conf.max_hosts + 2) * SUMS_LINE_BYTES, f"{folder}/{SUMS}",
-                        "max_hosts", conf).decode(errors="replace")
+    text = read_bounded(
+        folder / SUMS, (conf.max_hosts + 2) * SUMS_LINE_BYTES, f"{folder}/{SUMS}", "max_hosts", conf
+    ).decode(errors="replace")
     listed = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line:
@@ -169,8 +171,10 @@ def read_sums(folder, conf):
             raise ArchiveError(f"{folder}/{SUMS}:{number}: {name} is listed twice")
         listed[name] = (inside(folder, name), digest)
         if name not in (SOURCE, MANIFEST) and not (name.endswith(".qcow2") and HOST_NAME.match(name[:-6])):
-            raise ArchiveError(f"{folder}/{SUMS}:{number}: {name!r} is not a file an export writes "
-                               f"({SOURCE}, {MANIFEST} or HOST.qcow2, a host name of letters, digits and hyphens)")
+            raise ArchiveError(
+                f"{folder}/{SUMS}:{number}: {name!r} is not a file an export writes "
+                f"({SOURCE}, {MANIFEST} or HOST.qcow2, a host name of letters, digits and hyphens)"
+            )
     return listed
 
 
@@ -196,8 +200,11 @@ def read_manifest(shown, path, conf):
         manifest = json.loads(read_bounded(path, conf.max_manifest, str(shown), "max_manifest", conf))
     except ValueError as exc:
         raise ArchiveError(f"{shown}: cannot be read: {exc}") from exc
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("disks"), dict) \
-            or not isinstance(manifest.get("spec"), dict):
+    if (
+        not isinstance(manifest, dict)
+        or not isinstance(manifest.get("disks"), dict)
+        or not isinstance(manifest.get("spec"), dict)
+    ):
         raise ArchiveError(f"{shown}: not an export's manifest (an object with `spec` and `disks`)")
     return manifest
 
@@ -206,14 +213,14 @@ def read_disks(folder, manifest, listed, conf):
     """{host: Disk} of the manifest, each a qcow2 that stands alone, within max_disk."""
     where = folder / MANIFEST
     if len(manifest["disks"]) > conf.max_hosts:
-        raise ArchiveError(f"{where}: {len(manifest['disks'])} disks, above max_hosts {conf.max_hosts} "
-                           f"of {conf.path}")
+        raise ArchiveError(f"{where}: {len(manifest['disks'])} disks, above max_hosts {conf.max_hosts} of {conf.path}")
     disks = {}
     for host, disk in manifest["disks"].items():
         check_name("host", host, where)
         if not isinstance(disk, dict) or disk.get("file") != disk_file(host) or disk.get("boot") not in BOOTS:
-            raise ArchiveError(f"{where}: the disk of host {host} must be {{\"file\": \"{disk_file(host)}\", "
-                               f"\"boot\": \"pv\" or \"hvm\"}}")
+            raise ArchiveError(
+                f'{where}: the disk of host {host} must be {{"file": "{disk_file(host)}", "boot": "pv" or "hvm"}}'
+            )
         if disk_file(host) not in listed:
             raise ArchiveError(f"{folder}: the disk of {host} ({disk_file(host)}) has no sum")
         path, digest = listed[disk_file(host)]
@@ -236,22 +243,21 @@ def checked_disk(path, conf):
         raise ArchiveError(f"{path}: {exc!r}" if isinstance(exc, KeyError) else str(exc)) from exc
     for what, size in sizes:
         if size > conf.max_disk:
-            raise ArchiveError(f"{path}: a {what} of {size} bytes is above max_disk ({conf.max_disk} bytes) "
-                               f"of {conf.path}")
+            raise ArchiveError(
+                f"{path}: a {what} of {size} bytes is above max_disk ({conf.max_disk} bytes) of {conf.path}"
+            )
     return info["virtual-size"]
 
 
 # --- import: the project the folder describes ------------------------------------------
 
 
-def spec_from_manifest(archive, name, conf):
+def spec_from_manifest(archive: Archive, name: str, conf: MlnConf) -> tuple[dict, ProjectSpec]:
     """The project's spec rebuilt by the language from the resolved blocks the manifest carries.
 
     Only the resolved blocks are read: typed fields, positions and the old site's placement are
     derived again, so what is imported has passed every check a `.mln` file's project passes.
     """
-    from projects.lang import MlnError, build_spec
-
     where = archive.folder / MANIFEST
     tree = tree_of(archive.manifest["spec"], name, where, conf)
     try:
@@ -284,8 +290,6 @@ def tree_of(spec, name, where, conf):
 
 def check_resources(spec, where, conf):
     """What mln.conf lets a project ask of this host (folders, bridges, displays, sizes)."""
-    from daemon.agent.plan import resource_problems
-
     problems = resource_problems(spec, conf)
     if problems:
         raise ArchiveError("\n".join(f"{where}: {problem}" for problem in problems))
@@ -296,65 +300,11 @@ def check_project_name(name):
         raise ArchiveError(f"project name {name!r} is not usable: letters, digits, '_' and '-', at most 100")
 
 
-def project_from_folder(name, folder, conf):
-    """The Project row the import builds, named `name` (a new name imports a copy), and what
-    `undo_import` needs to put the database back as it was. Nothing is written unless every check passes."""
-    from django.db import transaction
-
-    from projects.models import Project
-
-    check_project_name(name)
-    archive = verify(folder, conf)
-    tree, spec = spec_from_manifest(archive, name, conf)
-    missing = sorted(set(spec.hosts) - set(archive.disks))
-    if missing:
-        raise ArchiveError(f"{archive.folder / MANIFEST}: no disk for host {', '.join(missing)}")
-    with transaction.atomic():
-        project = Project.objects.select_for_update().filter(name=name).first()
-        previous = check_importable(project, name)
-        project = project or Project(name=name)
-        project.source_name, project.source = f"{name}.mln", archive.source
-        project.tree, project.spec = tree, spec.to_dict()
-        project.save()
-    return project, previous
-
-
-def check_importable(project, name):
-    """What the existing row held (None for a new project); refuses a course's or a built project."""
-    if project is None:
-        return None
-    if project.group_id:
-        raise ArchiveError(f"project {name} belongs to a course")
-    if project.state not in IMPORTABLE_STATES:
-        raise ArchiveError(f"project {name} is {project.state}: remove it first (mln remove -p {name})")
-    return {"source_name": project.source_name, "source": project.source, "tree": project.tree,
-            "spec": project.spec, "state": project.state}
-
-
-def undo_import(project, previous):
-    """After a failed import: a new project's row goes (with its builds, hosts and switches); an
-    existing one gets back what it held. The job itself has undone what it made on the host."""
-    from django.db import transaction
-
-    with transaction.atomic():
-        if previous is None:
-            project.delete()
-            return
-        for field, value in previous.items():
-            setattr(project, field, value)
-        project.save()
-        kept = set(previous["spec"].get("hosts", {}))
-        project.hosts.exclude(name__in=kept).delete()
-        project.switches.exclude(name__in=set(previous["spec"].get("switches", {}))).delete()
-
-
 # --- import: the daemon's job --------------------------------------------------------
 
 
 def import_project(job):
-    from daemon.jobs import build_plan
-
-    folder = Path(job.build.options["directory"])
+    folder = Path(job.order.options["directory"])
     # Again: the daemon trusts no one's check but its own. Disks are hashed as they are copied.
     archive = verify(folder, job.conf, hash_disks=False)
     hosts = job.hosts()
@@ -362,9 +312,15 @@ def import_project(job):
     for host in hosts:
         host.template = images[host.name].name
     plan = job.plan(images={i.name: i for i in images.values()})
-    copies = [("import disk", host.name,
-               partial(copy_disk, archive.disks[host.name], Path(images[host.name].path), job.conf),
-               partial(remove_copy, Path(images[host.name].path))) for host in hosts]
+    copies = [
+        (
+            "import disk",
+            host.name,
+            partial(copy_disk, archive.disks[host.name], Path(images[host.name].path), job.conf),
+            partial(remove_copy, Path(images[host.name].path)),
+        )
+        for host in hosts
+    ]
     build_plan(job, plan, before_hosts=copies)
 
 
@@ -375,8 +331,13 @@ def imported_images(job, archive, hosts):
         disk = archive.disks.get(host.name)
         if disk is None:
             raise ArchiveError(f"{archive.folder}: no disk for host {host.name}")
-        images[host.name] = Image(f"{host.name} (imported)", str(job.folder() / f"{host.name}.base.qcow2"),
-                                  "qcow2", disk.boot, disk.virtual_size)
+        images[host.name] = Image(
+            f"{host.name} (imported)",
+            str(job.folder() / f"{host.name}.base.qcow2"),
+            "qcow2",
+            disk.boot,
+            disk.virtual_size,
+        )
     return images
 
 

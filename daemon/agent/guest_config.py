@@ -35,6 +35,8 @@ import subprocess
 import warnings
 from pathlib import Path
 
+from django.conf import settings
+
 from projects.lang.spec import INTERFACE_NAME, HostSpec
 
 try:
@@ -84,8 +86,13 @@ def hash_password(value: str, salt: str | None = None) -> str:
 
 def openssl_sha512_crypt(value: str, salt: str) -> str:
     # The password goes through stdin, never the command line (visible in ps).
-    result = subprocess.run(["openssl", "passwd", "-6", "-salt", salt, "-stdin"],
-                            input=value + "\n", capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        ["openssl", "passwd", "-6", "-salt", salt, "-stdin"],
+        input=value + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return result.stdout.strip()
 
 
@@ -95,8 +102,6 @@ def derived_salt(*parts: str) -> str:
     Keyed with the site's secret: a salt computed from the password alone would
     be a fast unsalted hash of it, published beside the slow one.
     """
-    from django.conf import settings
-
     digest = hmac.new(settings.SECRET_KEY.encode(), "\0".join(parts).encode(), hashlib.sha256).digest()
     return "".join(SALT_ALPHABET[b % 64] for b in digest[:16])
 
@@ -141,8 +146,7 @@ def network_config(host: HostSpec, macs: dict[str, str]) -> str:
                 address = ipaddress.IPv4Address(nic.address)
             except ValueError:
                 raise GuestConfigError(host, f"{nic.name}: address {nic.address!r} is not dhcp or IPv4") from None
-            lines += ["    dhcp4: false",
-                      f"    addresses: {flow([f'{address}/{prefix_length(host, nic.netmask)}'])}"]
+            lines += ["    dhcp4: false", f"    addresses: {flow([f'{address}/{prefix_length(host, nic.netmask)}'])}"]
             if nic.gateway:
                 lines.append(f"    routes: [{{to: {q('0.0.0.0/0')}, via: {q(nic.gateway)}}}]")
         if nic.address and nameservers:
@@ -184,8 +188,12 @@ def user_data(project_name: str, host: HostSpec, files_root: Path | None, runcmd
     if files:
         lines.append("write_files:")
     for path, content in files:
-        lines += [f"  - path: {q(path)}", f"    permissions: {q('0644')}", f"    encoding: {q('b64')}",
-                  f"    content: {q(base64.b64encode(content.encode()).decode())}"]
+        lines += [
+            f"  - path: {q(path)}",
+            f"    permissions: {q('0644')}",
+            f"    encoding: {q('b64')}",
+            f"    content: {q(base64.b64encode(content.encode()).decode())}",
+        ]
     if runcmd:
         lines.append("runcmd:")
         lines += [f"  - {q(command)}" for command in runcmd]
@@ -237,8 +245,7 @@ def apache_conf(host: HostSpec, block: dict) -> str:
     if doc_root:
         if not doc_root.startswith("/") or re.search(r'["\\\s]', doc_root):
             raise GuestConfigError(host, f"apache: doc_root {doc_root!r} is not an absolute path without blanks")
-        lines += [f'DocumentRoot "{doc_root}"', f'<Directory "{doc_root}">', "    Require all granted",
-                  "</Directory>"]
+        lines += [f'DocumentRoot "{doc_root}"', f'<Directory "{doc_root}">', "    Require all granted", "</Directory>"]
     limit = block.get("max_connections")
     if limit:
         if not str(limit).isdigit() or int(limit) < 1:
@@ -252,8 +259,14 @@ def apache_conf(host: HostSpec, block: dict) -> str:
 # --- the image ------------------------------------------------------------------
 
 
-def write_seed(project_name: str, host: HostSpec, macs: dict[str, str], dest: Path,
-               files_root: Path | None = None, runcmd: list[str] = ()) -> Path:
+def write_seed(
+    project_name: str,
+    host: HostSpec,
+    macs: dict[str, str],
+    dest: Path,
+    files_root: Path | None = None,
+    runcmd: list[str] = (),
+) -> Path:
     """Write the host's NoCloud seed image at dest (unchanged when already the same); dest.
 
     `runcmd`: shell commands the guest runs once, after it is configured.
@@ -262,11 +275,14 @@ def write_seed(project_name: str, host: HostSpec, macs: dict[str, str], dest: Pa
     network = network_config(host, macs)
     user = user_data(project_name, host, files_root, list(runcmd))
     digest = hashlib.sha256(f"{user}\0{network}".encode()).hexdigest()
-    image = iso9660({
-        "meta-data": meta_data(project_name, host, digest).encode(),
-        "network-config": network.encode(),
-        "user-data": user.encode(),
-    }, label="cidata")
+    image = iso9660(
+        {
+            "meta-data": meta_data(project_name, host, digest).encode(),
+            "network-config": network.encode(),
+            "user-data": user.encode(),
+        },
+        label="cidata",
+    )
     if dest.exists() and dest.read_bytes() == image:
         return dest
     partial = dest.with_name(f".{dest.name}.partial")
@@ -280,7 +296,7 @@ def write_sparse(path: Path, image: bytes):
     zero = bytes(SECTOR)
     with open(path, "wb") as f:
         for offset in range(0, len(image), SECTOR):
-            chunk = image[offset: offset + SECTOR]
+            chunk = image[offset : offset + SECTOR]
             if chunk != zero:
                 f.seek(offset)
                 f.write(chunk)
@@ -307,8 +323,16 @@ def sectors(size):
 
 def directory_record(name: bytes, extent: int, size: int, is_dir=False) -> bytes:
     length = 33 + len(name) + (1 - len(name) % 2)  # padded to an even length
-    record = (bytes([length, 0]) + both32(extent) + both32(size) + RECORD_DATE
-              + bytes([2 if is_dir else 0, 0, 0]) + both16(1) + bytes([len(name)]) + name)
+    record = (
+        bytes([length, 0])
+        + both32(extent)
+        + both32(size)
+        + RECORD_DATE
+        + bytes([2 if is_dir else 0, 0, 0])
+        + both16(1)
+        + bytes([len(name)])
+        + name
+    )
     return record.ljust(length, b"\0")
 
 
@@ -336,9 +360,11 @@ def iso9660(files: dict[str, bytes], label: str) -> bytes:
     for joliet, root_extent, path_tables in ((False, 23, (19, 20)), (True, 24, (21, 22))):
         encode = (lambda s: s.encode("utf-16-be")) if joliet else primary_name
         entries = sorted((encode(n), n) for n in names)
-        records = (directory_record(b"\0", root_extent, SECTOR, True)
-                   + directory_record(b"\1", root_extent, SECTOR, True)
-                   + b"".join(directory_record(e, extents[n], len(files[n])) for e, n in entries))
+        records = (
+            directory_record(b"\0", root_extent, SECTOR, True)
+            + directory_record(b"\1", root_extent, SECTOR, True)
+            + b"".join(directory_record(e, extents[n], len(files[n])) for e, n in entries)
+        )
         if len(records) > SECTOR:
             raise ValueError("too many files for a one-sector root directory")
         trees.append((joliet, root_extent, path_tables, records))
@@ -346,7 +372,7 @@ def iso9660(files: dict[str, bytes], label: str) -> bytes:
     image = bytearray(total * SECTOR)
 
     def put(sector, data):
-        image[sector * SECTOR: sector * SECTOR + len(data)] = data
+        image[sector * SECTOR : sector * SECTOR + len(data)] = data
 
     for joliet, root_extent, (l_table, m_table), records in trees:
         put(16 + joliet, volume_descriptor(joliet, label, total, root_extent, l_table, m_table))
@@ -366,14 +392,34 @@ def volume_descriptor(joliet, label, total, root_extent, l_table, m_table) -> by
         return value.encode("ascii")[:size].ljust(size, b" ")
 
     descriptor = (
-        bytes([2 if joliet else 1]) + b"CD001\x01\0"
-        + text("LINUX", 32) + text(label, 32) + bytes(8) + both32(total)
+        bytes([2 if joliet else 1])
+        + b"CD001\x01\0"
+        + text("LINUX", 32)
+        + text(label, 32)
+        + bytes(8)
+        + both32(total)
         + (b"%/E".ljust(32, b"\0") if joliet else bytes(32))  # Joliet: UCS-2 level 3
-        + both16(1) + both16(1) + both16(SECTOR) + both32(10)
-        + struct.pack("<I", l_table) + bytes(4) + struct.pack(">I", m_table) + bytes(4)
+        + both16(1)
+        + both16(1)
+        + both16(SECTOR)
+        + both32(10)
+        + struct.pack("<I", l_table)
+        + bytes(4)
+        + struct.pack(">I", m_table)
+        + bytes(4)
         + directory_record(b"\0", root_extent, SECTOR, True)
-        + text("", 128) + text("", 128) + text("", 128) + text("MLN", 128)
-        + text("", 37) + text("", 37) + text("", 37)
-        + DATE + DATE + b"0" * 16 + b"\0" + DATE + b"\1\0"
+        + text("", 128)
+        + text("", 128)
+        + text("", 128)
+        + text("MLN", 128)
+        + text("", 37)
+        + text("", 37)
+        + text("", 37)
+        + DATE
+        + DATE
+        + b"0" * 16
+        + b"\0"
+        + DATE
+        + b"\1\0"
     )
     return descriptor.ljust(SECTOR, b"\0")

@@ -29,8 +29,7 @@ from pathlib import Path
 
 import libvirt
 
-from daemon.agent import libvirt_xml
-from daemon.agent import storage
+from daemon.agent import libvirt_xml, storage
 
 # libvirt prints every error to stderr by default; we raise them instead.
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
@@ -60,8 +59,8 @@ class NoFreeSubnet(HypervisorError):
 @dataclass
 class DomainState:
     name: str
-    state: str                      # running, shut off, paused, crashed, undefined
-    memory: int | None = None       # bytes
+    state: str  # running, shut off, paused, crashed, undefined
+    memory: int | None = None  # bytes
     vnc_port: int | None = None
     macs: list[str] = field(default_factory=list)
 
@@ -84,8 +83,12 @@ def lookup(find, name):
     try:
         return find(name)
     except libvirt.libvirtError as exc:
-        if exc.get_error_code() in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_NETWORK,
-                                    libvirt.VIR_ERR_NO_STORAGE_POOL, libvirt.VIR_ERR_NO_STORAGE_VOL):
+        if exc.get_error_code() in (
+            libvirt.VIR_ERR_NO_DOMAIN,
+            libvirt.VIR_ERR_NO_NETWORK,
+            libvirt.VIR_ERR_NO_STORAGE_POOL,
+            libvirt.VIR_ERR_NO_STORAGE_VOL,
+        ):
             return None
         raise HypervisorError(exc.get_error_message()) from exc
 
@@ -387,8 +390,10 @@ class Hypervisor:
         if domain.isActive():
             call(domain.destroy)
         # Snapshots would keep a domain from going; no NVRAM: our guests boot without UEFI.
-        call(domain.undefineFlags, libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-             | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+        call(
+            domain.undefineFlags,
+            libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
+        )
         return True
 
     # --- state -----------------------------------------------------------------------
@@ -399,8 +404,13 @@ class Hypervisor:
             return DomainState(name, UNDEFINED)
         state, max_kib, _mem, _vcpus, _time = call(domain.info)
         xml = call(domain.XMLDesc, 0)
-        return DomainState(name, STATES.get(state, "unknown"), max_kib * 1024,
-                           self._display_port(domain, xml), libvirt_xml.macs_of(xml))
+        return DomainState(
+            name,
+            STATES.get(state, "unknown"),
+            max_kib * 1024,
+            self._display_port(domain, xml),
+            libvirt_xml.macs_of(xml),
+        )
 
     def _display_port(self, domain, xml):
         """The port of the VNC display the hypervisor runs for this domain, else None. The console
@@ -440,10 +450,17 @@ class Hypervisor:
         """What a daemon's heartbeat tells the scheduler and `mln daemon_status` about this hypervisor."""
         _model, memory_mib, cpus, *_ = call(self.conn.getInfo)
         kvm_offered = "kvm" in self.domain_types()
-        return {"libvirt_uri": self.uri, "hypervisor": self.driver, "hostname": call(self.conn.getHostname),
-                "kvm_offered": kvm_offered, "kvm_used": bool(use_kvm and kvm_offered), "cpus": cpus,
-                "memory": memory_mib * 1024 * 1024, "free_memory": call(self.conn.getFreeMemory),
-                "running_domains": call(self.conn.numOfDomains)}
+        return {
+            "libvirt_uri": self.uri,
+            "hypervisor": self.driver,
+            "hostname": call(self.conn.getHostname),
+            "kvm_offered": kvm_offered,
+            "kvm_used": bool(use_kvm and kvm_offered),
+            "cpus": cpus,
+            "memory": memory_mib * 1024 * 1024,
+            "free_memory": call(self.conn.getFreeMemory),
+            "running_domains": call(self.conn.numOfDomains),
+        }
 
     def migrate_live(self, name, peer_uri, shared_storage=None, bandwidth_mib=0):
         """Moves a running domain to the libvirtd at `peer_uri`, peer to peer: this libvirtd
@@ -457,8 +474,11 @@ class Hypervisor:
         domain = call(self.conn.lookupByName, name)
         flags = LIVE_MIGRATION_FLAGS
         if shared_storage:
-            elsewhere = [p for p in libvirt_xml.disk_paths_of(call(domain.XMLDesc, 0))
-                         if not Path(p).is_relative_to(shared_storage)]
+            elsewhere = [
+                p
+                for p in libvirt_xml.disk_paths_of(call(domain.XMLDesc, 0))
+                if not Path(p).is_relative_to(shared_storage)
+            ]
             if elsewhere:
                 raise HypervisorError(f"{name}: disk {elsewhere[0]} is not under the shared storage {shared_storage}")
             flags |= libvirt.VIR_MIGRATE_UNSAFE
@@ -474,5 +494,9 @@ class Hypervisor:
 
 # Peer to peer, live, defined on the target, gone from the source: the article's move of a
 # host whose service_host changed, when both hosts reach its disks.
-LIVE_MIGRATION_FLAGS = (libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_LIVE
-                        | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+LIVE_MIGRATION_FLAGS = (
+    libvirt.VIR_MIGRATE_PEER2PEER
+    | libvirt.VIR_MIGRATE_LIVE
+    | libvirt.VIR_MIGRATE_PERSIST_DEST
+    | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
+)

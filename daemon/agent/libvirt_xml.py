@@ -54,34 +54,34 @@ def bridge_name(project, switch):
 def mac_address(project, host, interface):
     """Stable across rebuilds; 52:54 is locally administered (QEMU's prefix)."""
     digest = short_hash(project, host, interface, length=8)
-    return "52:54:" + ":".join(digest[i:i + 2] for i in range(0, 8, 2))
+    return "52:54:" + ":".join(digest[i : i + 2] for i in range(0, 8, 2))
 
 
 @dataclass
 class Nic:
     mac: str
-    network: str            # the libvirt network of the switch
+    network: str  # the libvirt network of the switch
 
 
 @dataclass
 class GuestDefinition:
     project: str
     host: str
-    name: str               # the libvirt domain
-    domain_type: str        # kvm, qemu, test...
-    memory: int             # bytes
+    name: str  # the libvirt domain
+    domain_type: str  # kvm, qemu, test...
+    memory: int  # bytes
     vcpus: int
-    disk: str               # path of the qcow2 overlay
-    seed: str | None        # path of the guest configuration image
+    disk: str  # path of the qcow2 overlay
+    seed: str | None  # path of the guest configuration image
     console_log: str
     vnc_listen: str
     vnc_password: str
-    vnc_port: int | None = None     # None: a free port
-    kernel: str | None = None       # direct kernel boot (pv templates)
+    vnc_port: int | None = None  # None: a free port
+    kernel: str | None = None  # direct kernel boot (pv templates)
     initrd: str | None = None
     cmdline: str = PV_CMDLINE
     arch: str | None = None
-    uuid: str | None = None         # kept when a domain is redefined
+    uuid: str | None = None  # kept when a domain is redefined
     nics: list[Nic] = field(default_factory=list)
 
 
@@ -91,8 +91,8 @@ class NetworkDefinition:
     switch: str
     name: str
     bridge: str
-    host_bridge: str | None = None          # `bridge IFACE`: the host's existing bridge
-    nat_subnet: object | None = None        # ipaddress.IPv4Network for `nat` switches
+    host_bridge: str | None = None  # `bridge IFACE`: the host's existing bridge
+    nat_subnet: object | None = None  # ipaddress.IPv4Network for `nat` switches
 
 
 def text(parent, tag, value=None, **attrs):
@@ -169,8 +169,15 @@ def disk(parent, path, fmt, target, readonly=False):
 
 def graphics(parent, guest):
     fixed = guest.vnc_port is not None
-    element = text(parent, "graphics", type="vnc", port=guest.vnc_port if fixed else -1,
-                   autoport="no" if fixed else "yes", listen=guest.vnc_listen, passwd=guest.vnc_password)
+    element = text(
+        parent,
+        "graphics",
+        type="vnc",
+        port=guest.vnc_port if fixed else -1,
+        autoport="no" if fixed else "yes",
+        listen=guest.vnc_listen,
+        passwd=guest.vnc_password,
+    )
     text(element, "listen", type="address", address=guest.vnc_listen)
 
 

@@ -21,9 +21,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daemon.agent import libvirt_xml
-from daemon.agent import storage
-from daemon.conf import MiB
+from daemon.agent import libvirt_xml, storage
+from daemon.agent.hypervisor import Hypervisor
+from daemon.conf import MiB, MlnConf
+from projects.lang.spec import HostSpec, ProjectSpec
 
 # Tiny guests hang in early boot with 64 MiB (docs/hypervisor-notes.md).
 MIN_MEMORY = 96 * MiB
@@ -41,21 +42,21 @@ class Image:
 
     name: str
     path: str
-    format: str         # raw or qcow2
-    boot: str           # pv or hvm
+    format: str  # raw or qcow2
+    boot: str  # pv or hvm
     virtual_size: int
 
 
 @dataclass
 class HostPlan:
-    spec: object                # HostSpec
+    spec: object  # HostSpec
     image: Image
-    volume: str                 # its name in the project's pool, or the disk's path for a `filepath` host
+    volume: str  # its name in the project's pool, or the disk's path for a `filepath` host
     capacity: int
     guest: libvirt_xml.GuestDefinition
-    macs: dict = field(default_factory=dict)        # interface -> MAC
+    macs: dict = field(default_factory=dict)  # interface -> MAC
     warnings: list = field(default_factory=list)
-    pool: str = ""              # the pool its disk is in
+    pool: str = ""  # the pool its disk is in
 
     def folder(self):
         return Path(self.guest.disk).parent
@@ -66,8 +67,8 @@ class ProjectPlan:
     project: str
     pool: str
     folder: Path
-    networks: list = field(default_factory=list)    # NetworkDefinition
-    hosts: list = field(default_factory=list)       # HostPlan
+    networks: list = field(default_factory=list)  # NetworkDefinition
+    hosts: list = field(default_factory=list)  # HostPlan
     warnings: list = field(default_factory=list)
 
 
@@ -75,7 +76,13 @@ def where(host):
     return f"{host.position}: " if host.position else ""
 
 
-def plan_project(spec, conf, hypervisor, images, hosts=None):
+def plan_project(
+    spec: ProjectSpec,
+    conf: MlnConf,
+    hypervisor: Hypervisor,
+    images: dict[str, Image],
+    hosts: list[HostSpec] | None = None,
+) -> ProjectPlan:
     """`hosts`: the HostSpecs this service host builds (all of them by default)."""
     hosts = list(spec.hosts.values()) if hosts is None else hosts
     refuse(problems_of(spec, hosts, switches_used(spec, hosts), conf))
@@ -106,7 +113,7 @@ def project_folder(project, conf):
 # --- what mln.conf allows a course file to ask of the host ------------------------------
 
 
-def resource_problems(spec, conf):
+def resource_problems(spec: ProjectSpec, conf: MlnConf) -> list[str]:
     """Every host resource and size the project asks beyond what mln.conf allows, as
     "file:line:col: message" lines (no libvirt, no folder is looked at): the portal calls it
     at upload, and `plan_project` again at build with the daemon's own mln.conf."""
@@ -114,17 +121,27 @@ def resource_problems(spec, conf):
 
 
 def problems_of(spec, hosts, switches, conf):
-    problems = [f"{where(host)}host {host.name}: {problem}" for host in hosts
-                for problem in host_problems(spec.name, host, conf)]
-    return problems + [f"{where(switch)}switch {switch.name}: {problem}" for switch in switches
-                       for problem in switch_problems(switch, conf)]
+    problems = [
+        f"{where(host)}host {host.name}: {problem}"
+        for host in hosts
+        for problem in host_problems(spec.name, host, conf)
+    ]
+    return problems + [
+        f"{where(switch)}switch {switch.name}: {problem}"
+        for switch in switches
+        for problem in switch_problems(switch, conf)
+    ]
 
 
 def host_problems(project, host, conf):
-    problems = [above(conf, "memory", host.memory, "max_memory", conf.max_memory, mib),
-                above(conf, "size", host.size, "max_disk", conf.max_disk, mib),
-                above(conf, "vcpus", host.vcpus, "max_vcpus", conf.max_vcpus, str),
-                display_problem(host, conf), lvm_problem(host, conf), filepath_problem(project, host, conf)]
+    problems = [
+        above(conf, "memory", host.memory, "max_memory", conf.max_memory, mib),
+        above(conf, "size", host.size, "max_disk", conf.max_disk, mib),
+        above(conf, "vcpus", host.vcpus, "max_vcpus", conf.max_vcpus, str),
+        display_problem(host, conf),
+        lvm_problem(host, conf),
+        filepath_problem(project, host, conf),
+    ]
     return [problem for problem in problems if problem]
 
 
@@ -197,8 +214,9 @@ def plan_networks(spec, hosts, conf, hypervisor):
     networks, taken = [], []
     for switch in switches_used(spec, hosts):
         name = libvirt_xml.object_name(spec.name, switch.name)
-        network = libvirt_xml.NetworkDefinition(spec.name, switch.name, name,
-                                                libvirt_xml.bridge_name(spec.name, switch.name), switch.bridge)
+        network = libvirt_xml.NetworkDefinition(
+            spec.name, switch.name, name, libvirt_xml.bridge_name(spec.name, switch.name), switch.bridge
+        )
         if switch.nat and not switch.bridge and not hypervisor.network_exists(name):
             network.nat_subnet = hypervisor.free_subnet(conf.nat_pool, taken)
             taken.append(network.nat_subnet)
@@ -230,14 +248,24 @@ def plan_host(project, host, conf, hypervisor, images, folder, domain_type):
     name = libvirt_xml.object_name(project, host.name)
     disk = disk_folder(project, host, conf, folder) / f"{host.name}.qcow2"
     guest = libvirt_xml.GuestDefinition(
-        project=project, host=host.name, name=name, domain_type=domain_type, memory=memory,
-        vcpus=host.vcpus or 1, disk=str(disk), seed=str(folder / f"{host.name}.seed.img"),
-        console_log=str(folder / f"{host.name}.console.log"), vnc_listen=conf.listen_address,
+        project=project,
+        host=host.name,
+        name=name,
+        domain_type=domain_type,
+        memory=memory,
+        vcpus=host.vcpus or 1,
+        disk=str(disk),
+        seed=str(folder / f"{host.name}.seed.img"),
+        console_log=str(folder / f"{host.name}.console.log"),
+        vnc_listen=conf.listen_address,
         vnc_password=vnc_password(host, warnings) or hypervisor.vnc_password(name) or secrets.token_urlsafe(6),
         vnc_port=5900 + host.vncdisplay if host.vncdisplay is not None else None,
         arch=hypervisor.arch(),
-        nics=[libvirt_xml.Nic(macs[i.name], libvirt_xml.object_name(project, i.switch))
-              for i in host.interfaces if i.switch],
+        nics=[
+            libvirt_xml.Nic(macs[i.name], libvirt_xml.object_name(project, i.switch))
+            for i in host.interfaces
+            if i.switch
+        ],
     )
     if image.boot == "pv":
         guest.kernel, guest.initrd = pv_boot(host, conf, image)
@@ -258,38 +286,46 @@ def disk_folder(project, host, conf, folder):
         return folder
     # The words were checked (resource_problems); the folder they lead to, through any link, is checked here.
     if not under_roots(wanted.resolve(), [root.resolve() for root in storage_roots(conf)]):
-        raise PlanError(f"{where(host)}host {host.name}: filepath {host.filepath}: {wanted} leads to "
-                        f"{wanted.resolve()}, not under a folder of storage_roots of {conf.path}")
+        raise PlanError(
+            f"{where(host)}host {host.name}: filepath {host.filepath}: {wanted} leads to "
+            f"{wanted.resolve()}, not under a folder of storage_roots of {conf.path}"
+        )
     if wanted.exists() and not storage.marked(wanted, project):
         raise PlanError(f"{where(host)}host {host.name}: filepath {host.filepath}: {storage.not_ours(wanted, project)}")
     parent = existing_parent(wanted)
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         what = "is not a folder" if not parent.is_dir() else "is not writable"
-        raise PlanError(f"{where(host)}host {host.name}: filepath {host.filepath}: cannot make {wanted} "
-                        f"({parent} {what})")
+        raise PlanError(
+            f"{where(host)}host {host.name}: filepath {host.filepath}: cannot make {wanted} ({parent} {what})"
+        )
     return wanted
 
 
 def vnc_password(host, warnings):
     """VNC's password is 8 characters (libvirt refuses more); a course's `@random` makes 12 or more."""
     if host.vncpasswd and len(host.vncpasswd) > VNC_PASSWORD_MAX:
-        warnings.append(f"vncpasswd: VNC takes {VNC_PASSWORD_MAX} characters; the console's password is the first "
-                        f"{VNC_PASSWORD_MAX}")
+        warnings.append(
+            f"vncpasswd: VNC takes {VNC_PASSWORD_MAX} characters; the console's password is the first "
+            f"{VNC_PASSWORD_MAX}"
+        )
         return host.vncpasswd[:VNC_PASSWORD_MAX]
     return host.vncpasswd
 
 
 def pv_boot(host, conf, image):
     if not conf.kernel:
-        raise PlanError(f"{where(host)}host {host.name}: template {image.name} boots pv, "
-                        f"and {conf.path} sets no kernel")
+        raise PlanError(
+            f"{where(host)}host {host.name}: template {image.name} boots pv, and {conf.path} sets no kernel"
+        )
     return str(conf.kernel), str(conf.initrd) if conf.initrd else None
 
 
 def disk_capacity(host, conf, image, warnings):
     wanted = host.size or conf.default_size or image.virtual_size
     if wanted < image.virtual_size:
-        warnings.append(f"size {wanted} bytes is below template {image.name}'s {image.virtual_size}: kept the template's")
+        warnings.append(
+            f"size {wanted} bytes is below template {image.name}'s {image.virtual_size}: kept the template's"
+        )
         return image.virtual_size
     return wanted
 
@@ -318,8 +354,10 @@ def check_free_space(plan, hypervisor):
         if free is None:
             free = shutil.disk_usage(existing_parent(host.folder())).free
         if free < wanted:
-            raise PlanError(f"{where(host.spec)}host {host.spec.name}: free_space {wanted // MiB} MiB wanted, "
-                            f"the storage has {free // MiB} MiB free")
+            raise PlanError(
+                f"{where(host.spec)}host {host.spec.name}: free_space {wanted // MiB} MiB wanted, "
+                f"the storage has {free // MiB} MiB free"
+            )
 
 
 def existing_parent(path):

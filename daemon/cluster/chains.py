@@ -10,7 +10,7 @@ the steps in order by themselves.
 
 The Builds are the truth, RQ only delivers. A job "finishes" for RQ even
 when its Build failed, so order is all RQ gives; what stops the rest is
-`fail_later`: the step that fails (in its job, or failed while queued for a
+`builds.fail_rest_of_chain`: the step that fails (in its job, or failed while queued for a
 dead daemon or a refused signature) fails every Build after it, saying
 "not run: <step> failed: <reason>", and cancels their deferred jobs. Nothing
 waits forever, the pages show why, and a job delivered anyway finds its
@@ -21,69 +21,46 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from daemon.cluster import signing
+from daemon.cluster import builds, signing
+from daemon.cluster.builds import Build
+from daemon.conf import MlnConf
+from projects.choices import BuildStatus
 
 
 @dataclass
 class Step:
-    what: str             # what the pages and the error say: "export web from alpha"
+    what: str  # what the pages and the error say: "export web from alpha"
     action: str
     service_host: str
     host_name: str = ""
     options: dict = field(default_factory=dict)
 
 
-def create(project, steps, conf, requested_by=None):
+def create(project, steps: list[Step], conf: MlnConf, requested_by=None) -> list[Build]:
     """One queued Build per step, each naming the Build it runs after; no job yet."""
-    from projects.models import Build
-
-    builds, after = [], None
+    made, after = [], None
     with transaction.atomic():
         for step in steps:
-            options = {**step.options, "service_host": step.service_host,
-                       "default_service_host": conf.service_host, "step": step.what, "after": after}
-            build = Build.objects.create(project=project, action=step.action, host_name=step.host_name,
-                                         options=options, requested_by=requested_by)
-            builds.append(build)
-            after = build.pk
-    return builds
+            after = builds.submit(
+                project,
+                step.action,
+                step.service_host,
+                default_service_host=conf.service_host,
+                host_name=step.host_name,
+                options=step.options,
+                requested_by=requested_by,
+                step=step.what,
+                after=after,
+            )
+            made.append(after)
+    return made
 
 
-def enqueue(builds, conf):
+def enqueue(chain: list[Build], conf: MlnConf) -> None:
     """Each Build's signed job, deferred until the job of the Build before it has run."""
-    from projects.choices import BuildStatus
-
     previous = None
-    for build in builds:
+    for build in chain:
         build.refresh_from_db(fields=["status"])
         if build.status == BuildStatus.QUEUED:  # not failed meanwhile with the step before it
-            signing.enqueue(build, conf, depends_on=previous)
+            build.enqueue(conf, depends_on=previous)
         previous = signing.job_id(build.pk)
-
-
-def fail_later(build, reason):
-    """Fails the Builds queued after `build` in its chain and cancels their jobs; returns them."""
-    from projects.models import Build
-
-    step = build.options.get("step")
-    if not step:
-        return []  # not part of a chain
-    failed, current = [], build
-    while (current := Build.objects.filter(project_id=build.project_id, options__after=current.pk).first()):
-        if signing.fail_queued(current.pk, f"not run: {step} failed: {reason}", cascade=False):
-            cancel(signing.job_id(current.pk))
-            failed.append(current)
-    return failed
-
-
-def cancel(job_id):
-    """Takes a deferred (or queued) job out of RQ, so that its dependency finishing enqueues nothing."""
-    import django_rq
-    from rq.exceptions import InvalidJobOperation, NoSuchJobError
-    from rq.job import Job
-    from rq.serializers import JSONSerializer
-
-    try:
-        Job.fetch(job_id, connection=django_rq.get_connection("default"), serializer=JSONSerializer).cancel()
-    except (NoSuchJobError, InvalidJobOperation):
-        pass  # never enqueued (the command line's own host), or already gone

@@ -15,11 +15,15 @@ daemon that is not alive, and takes their jobs off that daemon's queue.
 import time
 from datetime import timedelta
 
+import django_rq
 from django.db import transaction
 from django.utils import timezone
 
-from daemon.cluster import heartbeat
-from daemon.cluster import signing
+from daemon.cluster import builds, heartbeat, signing
+from daemon.cluster.builds import Build
+from daemon.conf import MlnConf
+from projects.choices import BuildStatus
+from projects.lang.spec import ProjectSpec
 
 POLL_SECONDS = 0.2
 
@@ -29,14 +33,11 @@ class DaemonDown(Exception):
 
 
 def connection():
-    import django_rq
-
     return django_rq.get_connection("default")
 
 
-def service_hosts_of(spec, default):
-    hosts = spec.get("hosts", {}).values()
-    return sorted({h.get("service_host") or default for h in hosts} or {default})
+def service_hosts_of(spec: ProjectSpec, default: str) -> list[str]:
+    return sorted({h.service_host or default for h in spec.hosts.values()} or {default})
 
 
 def down_message(service_host, status, waited):
@@ -52,7 +53,7 @@ def down_reason(missing, waited, redis):
     return "; ".join(down_message(s, known.get(s), waited) for s in missing)
 
 
-def wait_for(service_hosts, seconds, redis=None):
+def wait_for(service_hosts: list[str], seconds: float, redis=None) -> list[str]:
     """The service hosts still without a live daemon after waiting at most `seconds`."""
     redis = redis or connection()
     deadline = time.monotonic() + seconds
@@ -63,51 +64,43 @@ def wait_for(service_hosts, seconds, redis=None):
         time.sleep(POLL_SECONDS)
 
 
-def submit(project, action, conf, service_hosts=None, host_name="", options=None, requested_by=None,
-           wait=None):
+def submit(project, action, conf, service_hosts=None, host_name="", options=None, requested_by=None, wait=None):
     """One queued Build per service host; their jobs enqueued once every daemon is alive.
 
     Returns the Builds; when a daemon stays down they are all failed, naming it.
     """
-    from projects.models import Build
-
     redis = connection()
-    service_hosts = service_hosts or service_hosts_of(project.spec, conf.service_host)
+    service_hosts = service_hosts or service_hosts_of(ProjectSpec.from_dict(project.spec), conf.service_host)
     with transaction.atomic():
-        builds = [Build.objects.create(project=project, action=action, host_name=host_name,
-                                       options={**(options or {}), "service_host": s,
-                                                "default_service_host": conf.service_host},
-                                       requested_by=requested_by) for s in service_hosts]
+        made = [
+            builds.submit(
+                project,
+                action,
+                s,
+                default_service_host=conf.service_host,
+                host_name=host_name,
+                options=options,
+                requested_by=requested_by,
+            )
+            for s in service_hosts
+        ]
     waited = conf.daemon_wait if wait is None else wait
     missing = wait_for(service_hosts, waited, redis)
     if missing:
         reason = down_reason(missing, waited, redis)
-        for build in builds:
-            signing.fail_queued(build.pk, reason)
+        for build in made:
+            builds.fail_queued(build.pk, reason)
             build.refresh_from_db()
-        return builds
-    for build in builds:
-        signing.enqueue(build, conf)
-    return builds
-
-
-def build_projects(projects, conf, requested_by=None, wait=None):
-    """Places the hosts no file placed (daemon/cluster/placement.py), then submits each project's build."""
-    from projects.choices import Action
-
-    from daemon.cluster import placement
-
-    placement.place(projects, heartbeat.live(connection()), conf)
-    return [b for p in projects for b in submit(p, Action.BUILD, conf, requested_by=requested_by, wait=wait)]
+        return made
+    for build in made:
+        build.enqueue(conf)
+    return made
 
 
 def sweep(redis, conf):
     """Fails queued Builds whose daemon has been down longer than `daemon_wait`; returns how many."""
-    from projects.choices import BuildStatus
-    from projects.models import Build
-
     cutoff = timezone.now() - timedelta(seconds=conf.daemon_wait)
-    waiting = Build.objects.filter(status=BuildStatus.QUEUED, created_at__lt=cutoff).only("pk", "options")
+    waiting = Build.objects.filter(status=BuildStatus.QUEUED, created_at__lt=cutoff).only("pk", "service_host", "after")
     failed = 0
     for build in waiting:
         service_host = build.service_host
@@ -116,43 +109,36 @@ def sweep(redis, conf):
         if heartbeat.is_alive(redis, service_host):
             continue  # alive, merely busy: its job will come
         status = next(iter(heartbeat.statuses(redis, [service_host])), None)
-        if signing.fail_queued(build.pk, down_message(service_host, status, conf.daemon_wait)):
-            signing.queue(service_host).remove(signing.job_id(build.pk))
-            failed += 1
+        # Its job off the queue first: once the Build reads failed, nothing of it is left to run.
+        signing.queue(service_host).remove(signing.job_id(build.pk))
+        failed += builds.fail_queued(build.pk, down_message(service_host, status, conf.daemon_wait))
     return failed
 
 
 def turn_came(build, cutoff):
     """A Build of a chain (daemon/cluster/chains.py) is due when the one before it ended, not when it was made."""
-    from projects.choices import BuildStatus
-    from projects.models import Build
-
-    from daemon.cluster import chains
-
-    before = Build.objects.filter(pk=build.options.get("after") or 0).first()
+    before = build.after
     if before is None:
         return True
     if before.status == BuildStatus.FAILED:  # failed without failing the rest (interrupted): fail them now
-        chains.fail_later(before, before.error)
+        builds.fail_rest_of_chain(before, before.error)
         return False
     return before.status == BuildStatus.SUCCEEDED and before.finished_at < cutoff
 
 
-def follow(builds, conf, poll=0.25, on_event=None):
+def follow(followed: list[Build], conf: MlnConf, poll: float = 0.25, on_event=None) -> list[Build]:
     """Waits until every Build has ended, sweeping for dead daemons meanwhile; returns them fresh."""
-    from projects.choices import BuildStatus
-
-    redis, seen = connection(), {b.pk: 0 for b in builds}
+    redis, seen = connection(), {b.pk: 0 for b in followed}
     while True:
         ended = 0
-        for build in builds:
+        for build in followed:
             build.refresh_from_db()
             if on_event:
                 for event in build.events.filter(seq__gt=seen[build.pk]).order_by("seq"):
                     on_event(event)
                     seen[build.pk] = event.seq
             ended += build.status in (BuildStatus.SUCCEEDED, BuildStatus.FAILED)
-        if ended == len(builds):
-            return builds
+        if ended == len(followed):
+            return followed
         sweep(redis, conf)
         time.sleep(poll)

@@ -21,7 +21,7 @@ LAST = "mln:daemons"
 class DaemonStatus:
     service_host: str
     alive: bool
-    age: float | None = None        # seconds since the last heartbeat; None: never heard of
+    age: float | None = None  # seconds since the last heartbeat; None: never heard of
     facts: dict = field(default_factory=dict)
 
 
@@ -32,11 +32,21 @@ def redis_now(connection):
 
 def facts(conf, hypervisor):
     """This daemon's heartbeat payload, short of the time."""
-    return {**hypervisor.host_facts(conf.kvm), "service_host": conf.service_host, "queue": conf.queue_name,
-            "listen_address": conf.listen_address, "guest_memory": conf.guest_memory,
-            "projects": str(conf.projects), "san_path": str(conf.san_path or ""), "lvm_vg": conf.lvm_vg or "",
-            "transfer": str(conf.transfer), "migration_uri": conf.migration_uri or "", "pid": os.getpid(),
-            "interval": conf.heartbeat_interval, "ttl": conf.heartbeat_ttl}
+    return {
+        **hypervisor.host_facts(conf.kvm),
+        "service_host": conf.service_host,
+        "queue": conf.queue_name,
+        "listen_address": conf.listen_address,
+        "guest_memory": conf.guest_memory,
+        "projects": str(conf.projects),
+        "san_path": str(conf.san_path or ""),
+        "lvm_vg": conf.lvm_vg or "",
+        "transfer": str(conf.transfer),
+        "migration_uri": conf.migration_uri or "",
+        "pid": os.getpid(),
+        "interval": conf.heartbeat_interval,
+        "ttl": conf.heartbeat_ttl,
+    }
 
 
 def publish(connection, conf, payload):
@@ -60,7 +70,7 @@ def statuses(connection, query=()):
     names = list(dict.fromkeys([*query, *sorted(last)]))
     alive = connection.mget([ALIVE.format(name) for name in names]) if names else []
     rows = []
-    for name, marker in zip(names, alive):
+    for name, marker in zip(names, alive, strict=True):
         facts = json.loads(marker) if marker else last.get(name, {})
         age = now - facts["at"] if "at" in facts else None
         rows.append(DaemonStatus(name, marker is not None, age, facts))

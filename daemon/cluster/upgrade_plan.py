@@ -20,10 +20,13 @@ job itself (`upgrade_project`) runs on a daemon like any other.
 
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
+from django.db import transaction
+
+from daemon.cluster import builds, chains, dispatch, heartbeat
 from daemon.conf import MiB
+from projects.choices import Action
 
 # Settings a change list shows; the masked ones are students' passwords.
 SETTINGS = ("memory", "vcpus", "interfaces", "template", "size", "nameserver", "users", "root_passwd", "vncpasswd")
@@ -46,8 +49,10 @@ class Change:
 
     def __str__(self):
         when = "redefined, from the next start" if self.setting in REDEFINED else "from the next build of its seed"
-        return f"change {self.host}: {label(self.setting)} {shown(self.setting, self.old)} -> " \
-               f"{shown(self.setting, self.new)} ({when})"
+        return (
+            f"change {self.host}: {label(self.setting)} {shown(self.setting, self.old)} -> "
+            f"{shown(self.setting, self.new)} ({when})"
+        )
 
 
 @dataclass
@@ -55,7 +60,7 @@ class Move:
     host: str
     source: str
     target: str
-    mode: str       # live or cold
+    mode: str  # live or cold
     reason: str
 
     def __str__(self):
@@ -66,7 +71,7 @@ class Move:
 class UpgradePlan:
     project: str
     old: dict
-    new: dict                   # the new spec, every host placed
+    new: dict  # the new spec, every host placed
     add_hosts: list = field(default_factory=list)
     remove_hosts: list = field(default_factory=list)
     add_switches: list = field(default_factory=list)
@@ -75,8 +80,9 @@ class UpgradePlan:
     moves: list = field(default_factory=list)
 
     def __bool__(self):
-        return any((self.add_hosts, self.remove_hosts, self.add_switches, self.remove_switches, self.changes,
-                    self.moves))
+        return any(
+            (self.add_hosts, self.remove_hosts, self.add_switches, self.remove_switches, self.changes, self.moves)
+        )
 
     def lines(self):
         where = {n: h["service_host"] for n, h in self.new["hosts"].items()}
@@ -89,8 +95,14 @@ class UpgradePlan:
     @property
     def service_hosts(self):
         """Every service host the project is on, before or after."""
-        return sorted({h["service_host"] for spec in (self.old, self.new) for h in spec["hosts"].values()
-                       if h.get("service_host")})
+        return sorted(
+            {
+                h["service_host"]
+                for spec in (self.old, self.new)
+                for h in spec["hosts"].values()
+                if h.get("service_host")
+            }
+        )
 
 
 def label(setting):
@@ -103,8 +115,9 @@ def shown(setting, value):
     if setting in ("memory", "size") and value:
         return f"{value // MiB}M"
     if setting == "interfaces":
-        return "; ".join(f"{i['name']} {i.get('switch') or '-'} {i.get('address') or ''}".strip()
-                         for i in value) or "none"
+        return (
+            "; ".join(f"{i['name']} {i.get('switch') or '-'} {i.get('address') or ''}".strip() for i in value) or "none"
+        )
     return value
 
 
@@ -127,11 +140,15 @@ def plan_upgrade(project, new_spec, conf, live=None, host_states=None):
     plan.remove_switches = [s for s in old["switches"] if s not in new["switches"]]
     for name in (h for h in new_hosts if h in old_hosts):
         before, after = old_hosts[name], new_hosts[name]
-        plan.changes += [Change(name, s, before.get(s), after.get(s)) for s in SETTINGS
-                         if comparable(before.get(s)) != comparable(after.get(s))]
+        plan.changes += [
+            Change(name, s, before.get(s), after.get(s))
+            for s in SETTINGS
+            if comparable(before.get(s)) != comparable(after.get(s))
+        ]
         if before.get("service_host") and before["service_host"] != after["service_host"]:
-            mode, reason = migration_mode(after, before["service_host"], after["service_host"], live or {},
-                                          states.get(name))
+            mode, reason = migration_mode(
+                after, before["service_host"], after["service_host"], live or {}, states.get(name)
+            )
             plan.moves.append(Move(name, before["service_host"], after["service_host"], mode, reason))
     return plan
 
@@ -179,8 +196,9 @@ def shared_storage_problems(host, a, b):
     san = a.get("san_path")
     if not san or san != b.get("san_path"):
         return ["no san_path common to both service hosts"]
-    wants_shared = (host.get("filepath") and Path(host["filepath"]).is_relative_to(san)) or \
-        (host.get("lvm") and (host.get("lvm_vg") or a.get("lvm_vg")) and a.get("lvm_vg") == b.get("lvm_vg"))
+    wants_shared = (host.get("filepath") and Path(host["filepath"]).is_relative_to(san)) or (
+        host.get("lvm") and (host.get("lvm_vg") or a.get("lvm_vg")) and a.get("lvm_vg") == b.get("lvm_vg")
+    )
     if not wants_shared:
         return [f"its disk is not on shared storage (filepath under {san}, or lvm on a volume group both have)"]
     if a.get("projects") != b.get("projects") or not Path(a.get("projects", "/")).is_relative_to(san):
@@ -193,10 +211,6 @@ def shared_storage_problems(host, a, b):
 
 def steps(project, plan, conf):
     """The plan as a chain of steps (daemon/cluster/chains.py), in the order they must run."""
-    from projects.choices import Action
-
-    from daemon.cluster.chains import Step
-
     transfer = Path(conf.transfer)
     cold = [m for m in plan.moves if m.mode == "cold"]
     live = [m for m in plan.moves if m.mode == "live"]
@@ -204,36 +218,60 @@ def steps(project, plan, conf):
     rows = {h.name: h for h in project.hosts.all()}  # now: the source forgets them on the way
     out = []
     for move in cold:  # first of all, each host is exported and leaves its source
-        out.append(Step(f"export {move.host} from {move.source}", Action.MIGRATE, move.source, move.host,
-                        {"side": "out", "hosts": [move.host],
-                         "directory": str(transfer / f"{project.name}.{move.host}")}))
+        out.append(
+            chains.Step(
+                f"export {move.host} from {move.source}",
+                Action.MIGRATE_OUT,
+                move.source,
+                move.host,
+                {"hosts": [move.host], "directory": str(transfer / f"{project.name}.{move.host}")},
+            )
+        )
     for i, service_host in enumerate(plan.service_hosts or [conf.service_host]):  # unplaced: the submitter's
         switch = {"spec": plan.new} if i == 0 else {}  # the first upgrade stores the new spec, once
-        out.append(Step(f"upgrade on {service_host}", Action.UPGRADE, service_host,
-                        options={"without": moving, **switch}))
+        out.append(
+            chains.Step(
+                f"upgrade on {service_host}", Action.UPGRADE, service_host, options={"without": moving, **switch}
+            )
+        )
     for move in cold:
         row = rows.get(move.host)
-        out.append(Step(f"import {move.host} on {move.target}", Action.MIGRATE, move.target, move.host,
-                        {"side": "in", "directory": str(transfer / f"{project.name}.{move.host}"),
-                         "vnc_password": row.vnc_password if row else "",
-                         "start": bool(row and row.state == "running")}))
+        out.append(
+            chains.Step(
+                f"import {move.host} on {move.target}",
+                Action.MIGRATE_IN,
+                move.target,
+                move.host,
+                {
+                    "directory": str(transfer / f"{project.name}.{move.host}"),
+                    "vnc_password": row.vnc_password if row else "",
+                    "start": bool(row and row.state == "running"),
+                },
+            )
+        )
     for move in live:
-        out.append(Step(f"migrate {move.host} to {move.target}", Action.MIGRATE, move.source, move.host,
-                        {"side": "live", "hosts": [move.host], "peer_uri": dispatch_peer_uri(move.target)}))
-        out.append(Step(f"{move.host} on {move.target}", Action.MIGRATE, move.target, move.host,
-                        {"side": "arrived", "hosts": [move.host]}))
+        out.append(
+            chains.Step(
+                f"migrate {move.host} to {move.target}",
+                Action.MIGRATE_LIVE,
+                move.source,
+                move.host,
+                {"hosts": [move.host], "peer_uri": dispatch_peer_uri(move.target)},
+            )
+        )
+        out.append(
+            chains.Step(
+                f"{move.host} on {move.target}", Action.MIGRATE_ARRIVED, move.target, move.host, {"hosts": [move.host]}
+            )
+        )
     return out
 
 
 def queue(project, plan, conf, requested_by=None):
     """The plan's chain of Builds, its jobs enqueued once the current transaction commits (none: at once)."""
-    from django.db import transaction
-
-    from daemon.cluster import chains
-
-    builds = chains.create(project, steps(project, plan, conf), conf, requested_by)
-    transaction.on_commit(lambda: chains.enqueue(builds, conf))
-    return builds
+    chain = chains.create(project, steps(project, plan, conf), conf, requested_by)
+    transaction.on_commit(lambda: chains.enqueue(chain, conf))
+    return chain
 
 
 def apply(project, plan, conf, on_event=None):
@@ -241,27 +279,20 @@ def apply(project, plan, conf, on_event=None):
 
     UpgradeError names the step that failed (the Builds after it are failed, not run).
     """
-    from daemon.cluster import chains
-    from daemon.cluster import dispatch
-    from daemon.cluster import signing
-
-    builds = chains.create(project, steps(project, plan, conf), conf)
-    missing = dispatch.wait_for(sorted({b.service_host for b in builds}), conf.daemon_wait)
+    chain = chains.create(project, steps(project, plan, conf), conf)
+    missing = dispatch.wait_for(sorted({b.service_host for b in chain}), conf.daemon_wait)
     if missing:  # as dispatch.submit: all of its daemons alive, or nothing starts
-        signing.fail_queued(builds[0].pk, dispatch.down_reason(missing, conf.daemon_wait, dispatch.connection()))
+        builds.fail_queued(chain[0].pk, dispatch.down_reason(missing, conf.daemon_wait, dispatch.connection()))
     else:
-        chains.enqueue(builds, conf)
-    dispatch.follow(builds, conf, on_event=on_event)
-    failed = [b for b in builds if b.status == "failed"]
+        chains.enqueue(chain, conf)
+    dispatch.follow(chain, conf, on_event=on_event)
+    failed = [b for b in chain if b.status == "failed"]
     if failed:
-        raise UpgradeError(f"{failed[0].options['step']}: {failed[0].error}")
-    return builds
+        raise UpgradeError(f"{failed[0].step}: {failed[0].error}")
+    return chain
 
 
 def dispatch_peer_uri(service_host):
-    from daemon.cluster import dispatch
-    from daemon.cluster import heartbeat
-
     facts = heartbeat.live(dispatch.connection()).get(service_host)
     if not facts or not facts.get("migration_uri"):
         raise UpgradeError(f"service host {service_host}: no live daemon with a migration_uri")
@@ -272,55 +303,8 @@ def course_plans(course, inputs, conf, live=None):
     """{project name: UpgradePlan} for the groups a new version of a course changes (the portal's view)."""
     expansion = course.expand(inputs)
     projects = {g.project.name: g.project for g in course.groups_with_projects()}
-    return {g.project: plan_upgrade(projects[g.project], g.spec, conf, live)
-            for g in expansion.groups if g.project in projects}
-
-
-# --- the job on one daemon ----------------------------------------------------------------
-
-
-def upgrade_project(job):
-    """Makes this service host hold what the new spec puts on it; leaves moving hosts to their migration."""
-    from projects.choices import ProjectState
-
-    from daemon import jobs, records
-    from daemon.agent import libvirt_xml
-
-    without = set(job.build.options.get("without", ()))
-    hosts = job.hosts()
-    state = job.project.state
-    plan = job.plan()  # all of its hosts, so the switches of a host arriving later are made too
-    plan.hosts = [h for h in plan.hosts if h.spec.name not in without]
-    keep = {job.domain(h) for h in hosts} | {libvirt_xml.object_name(job.spec.name, n) for n in without}
-    objects = job.hv.project_objects(job.spec.name)
-    gone = [d for d in objects.domains if d not in keep]
-    # A host leaving live is still here, on its switches, until its migration runs.
-    leaving = {n for n in without if libvirt_xml.object_name(job.spec.name, n) in objects.domains}
-    wanted_networks = {n.name for n in plan.networks}
-    stale_networks = [] if leaving else [n for n in objects.networks if n not in wanted_networks]
-    if not hosts and not leaving:
-        jobs.remove(job)  # nothing of the project is left here; the project lives on elsewhere
-        return records.set_project_state(job.project, state)
-    for domain in gone:
-        job.step("remove host", domain, partial(remove_host, job, domain))
-    for network in stale_networks:
-        job.step("remove switch", network, partial(jobs.remove_network, job, network))
-    existing = set(objects.domains)
-    jobs.build_plan(job, plan)
-    if state == ProjectState.RUNNING:
-        for host in plan.hosts:
-            if host.guest.name not in existing:
-                job.step("start", host.spec.name, partial(job.hv.start, host.guest.name))
-    records.set_project_state(job.project, state if state != ProjectState.NEW else ProjectState.BUILT)
-
-
-def remove_host(job, domain):
-    """A host's domain, disk and seed on this service host."""
-    from daemon.agent import libvirt_xml
-
-    host = domain.removeprefix(libvirt_xml.object_name(job.spec.name, ""))
-    job.hv.undefine(domain)
-    job.hv.remove_volume(libvirt_xml.pool_name(job.spec.name), f"{host}.qcow2")
-    for leftover in (f"{host}.seed.img", f"{host}.base.qcow2"):
-        (job.folder() / leftover).unlink(missing_ok=True)
-    return True
+    return {
+        g.project: plan_upgrade(projects[g.project], g.spec, conf, live)
+        for g in expansion.groups
+        if g.project in projects
+    }

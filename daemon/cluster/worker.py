@@ -1,7 +1,7 @@
 """`mln daemon`: an RQ worker on this service host's queue, and its heartbeat.
 
 The worker is RQ's own, given a job class that runs nothing but
-`daemon.cluster.signing.run_signed` (which checks the envelope) and ignores the
+`daemon.cluster.runner.run_signed` (which checks the envelope) and ignores the
 callbacks and webhooks a job hash may name: whoever can write to Redis could
 otherwise have the worker import and call any function, or fetch any URL.
 Jobs are read with RQ's JSONSerializer, never pickle (see daemon/cluster/signing.py).
@@ -10,35 +10,38 @@ Jobs are read with RQ's JSONSerializer, never pickle (see daemon/cluster/signing
 import logging
 import threading
 
+from django.db import close_old_connections
 from rq import SimpleWorker, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from daemon.cluster import heartbeat
-from daemon.cluster import signing
+from daemon.agent.hypervisor import Hypervisor, HypervisorError
+from daemon.cluster import dispatch, heartbeat, runner, signing
 
 log = logging.getLogger(__name__)
 
 
 class ClusterJob(Job):
-    """A job as a daemon runs it: signed envelopes only, no callbacks, no webhooks."""
+    """A job as a daemon runs it: signed envelopes only, no callbacks, no webhooks.
+
+    It runs `runner.run_signed` itself, with its worker's mln.conf, and never
+    imports the function a job hash names: whoever can write to Redis could
+    otherwise have the worker import and call anything.
+    """
+
+    mln_conf = None  # set by the worker that runs it
 
     def _execute(self):
-        # Checked before `self.func` imports anything the job names.
         if self.func_name != signing.ENTRY_POINT:
             self._refuse_unsigned()
-        return super()._execute()
+        return runner.run_signed(*self.args, conf=self.mln_conf)
 
     def _refuse_unsigned(self):
-        from daemon import conf as mlnconf
-        from daemon import jobs
-
-        conf = jobs.DAEMON_CONF or mlnconf.load()
         args = self.args if isinstance(self.args, (list, tuple)) else []
         named = args[0] if args else None
         reason = f"unsigned job: {self.func_name!r} is not run by this daemon"
-        signing.refuse(named if isinstance(named, (int, dict)) else None, reason, conf)
-        raise signing.Refused(reason)
+        runner.refuse(named if isinstance(named, (int, dict)) else None, reason, self.mln_conf)
+        raise signing.JobRefused(reason)
 
     @property
     def success_callback(self):
@@ -56,11 +59,21 @@ class ClusterJob(Job):
         return None
 
 
-class ClusterWorker(Worker):
+class ConfiguredWorker:
+    """Hands its mln.conf to every job it runs: the conf travels as an argument, not a global."""
+
+    mln_conf = None
+
+    def perform_job(self, job, queue):
+        job.mln_conf = self.mln_conf
+        return super().perform_job(job, queue)
+
+
+class ClusterWorker(ConfiguredWorker, Worker):
     job_class = ClusterJob
 
 
-class ClusterSimpleWorker(SimpleWorker):
+class ClusterSimpleWorker(ConfiguredWorker, SimpleWorker):
     """For libvirt's test driver, whose guests live in the process: no fork per job."""
 
     job_class = ClusterJob
@@ -68,8 +81,11 @@ class ClusterSimpleWorker(SimpleWorker):
 
 def worker_for(conf, connection, queue_names=None):
     worker_class = ClusterSimpleWorker if conf.libvirt_uri.startswith("test:") else ClusterWorker
-    return worker_class(queue_names or [conf.queue_name], connection=connection, serializer=JSONSerializer,
-                        job_class=ClusterJob)
+    worker = worker_class(
+        queue_names or [conf.queue_name], connection=connection, serializer=JSONSerializer, job_class=ClusterJob
+    )
+    worker.mln_conf = conf
+    return worker
 
 
 class Heartbeat(threading.Thread):
@@ -85,11 +101,6 @@ class Heartbeat(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self):
-        from django.db import close_old_connections
-
-        from daemon.cluster import dispatch
-        from daemon.agent.hypervisor import Hypervisor, HypervisorError
-
         with Hypervisor(self.conf.libvirt_uri) as hypervisor:
             while True:
                 try:
@@ -112,9 +123,6 @@ class Heartbeat(threading.Thread):
 
 def serve(conf, connection, burst=False):
     """Runs the worker until it is stopped (SIGTERM, SIGINT); the heartbeat goes with it."""
-    from daemon import jobs
-
-    jobs.configure(conf)
     beat = Heartbeat(conf, connection)
     beat.start()
     try:

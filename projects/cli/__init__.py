@@ -15,8 +15,13 @@ from importlib import import_module
 
 from projects.lang import MlnError
 
-VERB_MODULES = ["projects.cli.lang", "projects.cli.templates", "projects.cli.lifecycle", "projects.cli.course",
-                "projects.cli.cluster"]
+VERB_MODULES = [
+    "projects.cli.lang",
+    "projects.cli.templates",
+    "projects.cli.lifecycle",
+    "projects.cli.course",
+    "projects.cli.cluster",
+]
 
 
 class CommandError(Exception):

@@ -1,17 +1,33 @@
-"""The cluster's verbs: `daemon_status` (the article's) and `upgrade`."""
+"""The cluster's verbs: `daemon_status` (the article's) and `upgrade`.
+
+Imports inside the verbs are deliberate: `mln` imports this module to build its
+parser before `django.setup()` (projects/cli/__init__.py), so whatever reaches
+Django's models is imported once a verb runs, after app loading.
+"""
 
 import json
 import sys
+from pathlib import Path
 
 from projects.cli import CommandError, verb
 
 
 def register(verbs):
-    p = verb(verbs, "daemon_status", daemon_status, "the daemons of the cluster: alive, last heartbeat, facts",
-             needs_django=True)
+    p = verb(
+        verbs,
+        "daemon_status",
+        daemon_status,
+        "the daemons of the cluster: alive, last heartbeat, facts",
+        needs_django=True,
+    )
     p.add_argument("--json", action="store_true")
-    p = verb(verbs, "upgrade", upgrade, "change a built project to a new version of its file; moves hosts "
-             "whose service_host changed", needs_django=True)
+    p = verb(
+        verbs,
+        "upgrade",
+        upgrade,
+        "change a built project to a new version of its file; moves hosts whose service_host changed",
+        needs_django=True,
+    )
     p.add_argument("-f", dest="file", required=True, metavar="FILE")
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
 
@@ -35,16 +51,22 @@ def mib(value):
 def status_row(status):
     f = status.facts
     kvm = "used" if f.get("kvm_used") else "offered" if f.get("kvm_offered") else "no" if f else ""
-    return {"service_host": status.service_host, "alive": "yes" if status.alive else "no",
-            "last_heartbeat": f"{status.age:.1f} s ago" if status.age is not None else "never",
-            "hypervisor": f.get("hypervisor", ""), "libvirt_uri": f.get("libvirt_uri", ""), "kvm": kvm,
-            "cpus": f.get("cpus", ""), "free_memory": mib(f.get("free_memory")),
-            "guest_memory": mib(f.get("guest_memory")), "running": f.get("running_domains", "")}
+    return {
+        "service_host": status.service_host,
+        "alive": "yes" if status.alive else "no",
+        "last_heartbeat": f"{status.age:.1f} s ago" if status.age is not None else "never",
+        "hypervisor": f.get("hypervisor", ""),
+        "libvirt_uri": f.get("libvirt_uri", ""),
+        "kvm": kvm,
+        "cpus": f.get("cpus", ""),
+        "free_memory": mib(f.get("free_memory")),
+        "guest_memory": mib(f.get("guest_memory")),
+        "running": f.get("running_domains", ""),
+    }
 
 
 def daemon_status(args):
     from daemon.cluster import heartbeat
-
     from projects.cli.lifecycle import load_conf, print_table
 
     conf = load_conf(args)
@@ -61,7 +83,6 @@ def daemon_status(args):
 def upgrade(args):
     from daemon.cluster import heartbeat
     from daemon.cluster import upgrade_plan as upgrading
-
     from projects.cli.lifecycle import get_project, load_conf, print_event, read_project_file
 
     conf = load_conf(args)
@@ -81,7 +102,7 @@ def upgrade(args):
         upgrading.apply(project, plan, conf, on_event=print_event)
     except upgrading.UpgradeError as exc:
         raise CommandError(f"upgrade {project.name}: {exc}") from exc
-    project.source = open(args.file).read()
+    project.source = Path(args.file).read_text()
     project.tree = tree
     project.save(update_fields=["source", "tree", "updated_at"])
     print(f"{project.name}: upgraded", file=sys.stderr)

@@ -4,6 +4,10 @@ No database: this is the course expansion of the web pages, run on files.
 With `-o DIR` it writes `<project>.mln` for every group and a copy of the
 master and every file it includes beside them, so `mln expand -f
 DIR/<project>.mln` gives the same project. Without `-o` nothing is written.
+
+Imports inside the verbs are deliberate: `mln` imports this module to build its
+parser before `django.setup()` (projects/cli/__init__.py), so whatever reaches
+Django's models is imported once a verb runs, after app loading.
 """
 
 import json
@@ -23,11 +27,21 @@ def register(verbs):
     expand = verb(course_verbs, "expand", run_expand, help="expand a master for every row of a variable table")
     expand.add_argument("-m", dest="master", metavar="MASTER", required=True, help="the master .mln")
     expand.add_argument("-t", dest="table", metavar="TABLE", required=True, help="the variable table (CSV or XLSX)")
-    expand.add_argument("-o", dest="output", metavar="DIR", help="write the group files here (nothing written without it)")
-    expand.add_argument("--include-dir", dest="include_dirs", metavar="D", action="append", default=[],
-                        help="a root for absolute #include paths (repeatable)")
+    expand.add_argument(
+        "-o", dest="output", metavar="DIR", help="write the group files here (nothing written without it)"
+    )
+    expand.add_argument(
+        "--include-dir",
+        dest="include_dirs",
+        metavar="D",
+        action="append",
+        default=[],
+        help="a root for absolute #include paths (repeatable)",
+    )
     expand.add_argument("--json", action="store_true", help="print the expansions as a JSON list, in row order")
-    expand.add_argument("--course", metavar="NAME", help="the course's short name ($course); default: the master's name")
+    expand.add_argument(
+        "--course", metavar="NAME", help="the course's short name ($course); default: the master's name"
+    )
     course.set_defaults(course_parser=course)
 
 
@@ -89,7 +103,9 @@ def course_files(master, include_dirs, max_bytes=None):
         name = pending.pop()
         for match in INCLUDE_LINE.finditer(files[name]):
             path = match[1]
-            included = posixpath.normpath(path.lstrip("/") if path.startswith("/") else posixpath.join(posixpath.dirname(name), path))
+            included = posixpath.normpath(
+                path.lstrip("/") if path.startswith("/") else posixpath.join(posixpath.dirname(name), path)
+            )
             if included in files:
                 continue
             try:
@@ -122,8 +138,17 @@ def _read_text(path, max_bytes=None):
         with open(path, encoding="utf-8") as f:
             size = os.fstat(f.fileno()).st_size
             if max_bytes is not None and size > max_bytes:
-                raise CourseError([Problem(path, 1, 1, f"the master is {shown_size(size)}: a .mln file may have at "
-                                                       f"most {shown_size(max_bytes)} (max_upload in mln.conf)")])
+                raise CourseError(
+                    [
+                        Problem(
+                            path,
+                            1,
+                            1,
+                            f"the master is {shown_size(size)}: a .mln file may have at "
+                            f"most {shown_size(max_bytes)} (max_upload in mln.conf)",
+                        )
+                    ]
+                )
             return f.read()
     except UnicodeDecodeError:
         raise CourseError([Problem(path, 1, 1, "the master is not UTF-8 text")]) from None
@@ -139,8 +164,17 @@ def _read_bytes(path, max_bytes=None):
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if max_bytes is not None and size > max_bytes:
-                raise CourseError([Problem(path, 1, 1, f"the table is {shown_size(size)}: at most "
-                                                       f"{shown_size(max_bytes)} (max_table_upload in mln.conf)")])
+                raise CourseError(
+                    [
+                        Problem(
+                            path,
+                            1,
+                            1,
+                            f"the table is {shown_size(size)}: at most "
+                            f"{shown_size(max_bytes)} (max_table_upload in mln.conf)",
+                        )
+                    ]
+                )
             return f.read()
     except OSError as exc:
         raise CourseError([Problem(path, 1, 1, f"cannot read the table: {exc.strerror}")]) from None

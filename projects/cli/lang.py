@@ -3,6 +3,10 @@
 They need no Django and start fast. Errors in a file are printed as
 `FILE:LINE:COL: error: MESSAGE`, one per line on stderr, with exit status 1.
 `check` and `expand` are bounded by mln.conf's limits, as an upload is.
+
+Imports inside the verbs are deliberate: `mln` imports this module to build its
+parser before `django.setup()` (projects/cli/__init__.py), so whatever reaches
+Django's models is imported once a verb runs, after app loading.
 """
 
 import argparse
@@ -24,11 +28,24 @@ def register(verbs):
 
 def _file_options(parser, variables):
     parser.add_argument("-f", dest="file", required=True, metavar="FILE", help="the .mln file")
-    parser.add_argument("--include-dir", dest="include_dirs", action="append", default=[], metavar="DIR",
-                        help="another root for absolute #include paths (repeatable)")
+    parser.add_argument(
+        "--include-dir",
+        dest="include_dirs",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another root for absolute #include paths (repeatable)",
+    )
     if variables:
-        parser.add_argument("--var", dest="variables", action="append", default=[], type=_variable,
-                            metavar="NAME=VALUE", help="a variable's value; wins over the file's (repeatable)")
+        parser.add_argument(
+            "--var",
+            dest="variables",
+            action="append",
+            default=[],
+            type=_variable,
+            metavar="NAME=VALUE",
+            help="a variable's value; wins over the file's (repeatable)",
+        )
 
 
 def _variable(text):
@@ -74,7 +91,6 @@ def run_fmt(args):
     else:
         sys.stdout.write(formatted)
     return 0
-
 
 
 def _load(args):

@@ -4,6 +4,10 @@ export, import, and `daemon`, the worker of this service host.
 For hosts on this service host the command line runs the job itself and
 prints a line per step; for another service host it enqueues the job on that
 host's queue (`mln.<service_host>`) and follows its events in the database.
+
+Imports inside the verbs are deliberate: `mln` imports this module to build its
+parser before `django.setup()` (projects/cli/__init__.py), so whatever reaches
+Django's models is imported once a verb runs, after app loading.
 """
 
 import json
@@ -100,9 +104,8 @@ def place_unpinned(project, conf):
     """
     from redis.exceptions import ConnectionError as RedisDown
 
-    from daemon.cluster import dispatch
-    from daemon.cluster import heartbeat
-    from daemon.cluster import placement
+    from daemon.cluster import dispatch, heartbeat
+    from projects import placement
 
     if not placement.unplaced(project):
         return
@@ -154,16 +157,17 @@ def export(args):
 
 def import_(args):
     from daemon.agent import archive
+    from projects import project_import
     from projects.choices import Action
 
     conf = load_conf(args)
     try:
-        project, previous = archive.project_from_folder(args.project, args.directory, conf)
+        project, previous = project_import.project_from_folder(args.project, args.directory, conf)
     except archive.ArchiveError as exc:
         raise CommandError(str(exc)) from exc
     failed = run_here(project, Action.IMPORT, conf, options={"directory": str(Path(args.directory).resolve())})
     if failed:  # the job undid what it made on this host; the rows written above go too
-        archive.undo_import(project, previous)
+        project_import.undo_import(project, previous)
     return failed
 
 
@@ -192,15 +196,14 @@ def run_here(project, action, conf, host_name="", options=None, service_host=Non
     Another host's daemon gets `daemon_wait` seconds to be alive, and a daemon
     that dies while its job waits fails the job: the command always ends.
     """
-    from daemon import jobs
-    from daemon.cluster import dispatch
-    from projects.models import Build
+    from daemon.cluster import builds, dispatch, runner
 
     service_host = service_host or conf.service_host
     if service_host == conf.service_host:
-        options = {**(options or {}), "service_host": service_host, "default_service_host": conf.service_host}
-        build = Build.objects.create(project=project, action=action, host_name=host_name, options=options)
-        return report(jobs.run(build.pk, conf=conf, progress=print_event))
+        build = builds.submit(
+            project, action, service_host, default_service_host=conf.service_host, host_name=host_name, options=options
+        )
+        return report(runner.run(build, conf, progress=print_event))
     print(f"{project.name}: {action} queued on mln.{service_host}")
     builds = dispatch.submit(project, action, conf, [service_host], host_name, options)
     [build] = dispatch.follow(builds, conf, on_event=print_event)
@@ -242,7 +245,7 @@ def status(args):
 
 def refresh_local_hosts(projects, conf):
     """Hosts of this service host are asked of libvirt; others are as their daemon last said."""
-    from daemon import records
+    from daemon.agent import reports
     from daemon.agent.hypervisor import Hypervisor, HypervisorError
     from projects.lang.spec import ProjectSpec
 
@@ -250,24 +253,34 @@ def refresh_local_hosts(projects, conf):
         with Hypervisor(conf.libvirt_uri) as hypervisor:
             for project in projects:
                 if project.spec:
-                    records.record_hosts(project, ProjectSpec.from_dict(project.spec), hypervisor, conf.service_host)
+                    spec = ProjectSpec.from_dict(project.spec)
+                    project.record_hosts(
+                        reports.host_reports(spec, hypervisor, conf.service_host),
+                        reports.switch_reports(spec, conf.service_host),
+                    )
     except HypervisorError as exc:
         print(f"mln: warning: {exc}; showing the last known states", file=sys.stderr)
 
 
 def host_status(host):
     display = host.vnc_port - 5900 if host.vnc_port else None
-    return {"project": host.project.name, "host": host.name, "state": host.state,
-            "memory": f"{host.memory // (1024 * 1024)}M" if host.memory else "",
-            "addresses": host.addresses, "vnc": f"{host.service_host}:{display}" if display is not None else "",
-            "vnc_port": host.vnc_port, "service_host": host.service_host}
+    return {
+        "project": host.project.name,
+        "host": host.name,
+        "state": host.state,
+        "memory": f"{host.memory // (1024 * 1024)}M" if host.memory else "",
+        "addresses": host.addresses,
+        "vnc": f"{host.service_host}:{display}" if display is not None else "",
+        "vnc_port": host.vnc_port,
+        "service_host": host.service_host,
+    }
 
 
 def print_table(rows, columns):
     cells = [[cell(row[c]) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     for line in [columns, *cells]:
-        print("  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip())
+        print("  ".join(value.ljust(width) for value, width in zip(line, widths, strict=True)).rstrip())
 
 
 def cell(value):
@@ -279,8 +292,15 @@ def cell(value):
 def list_projects(args):
     from projects.models import Project
 
-    rows = [{"project": p.name, "state": p.state, "hosts": len(p.spec.get("hosts", {})),
-             "course": str(p.group) if p.group_id else ""} for p in Project.objects.select_related("group__course")]
+    rows = [
+        {
+            "project": p.name,
+            "state": p.state,
+            "hosts": len(p.spec.get("hosts", {})),
+            "course": str(p.group) if p.group_id else "",
+        }
+        for p in Project.objects.select_related("group__course")
+    ]
     print_table(rows, ["project", "state", "hosts", "course"])
     return 0
 
@@ -296,7 +316,8 @@ def daemon(args):
     conf = load_conf(args)
     if args.pidfile:
         Path(args.pidfile).write_text(f"{os.getpid()}\n")
-    print(f"mln daemon: service host {conf.service_host}, queue {conf.queue_name}, libvirt {conf.libvirt_uri}",
-          flush=True)
+    print(
+        f"mln daemon: service host {conf.service_host}, queue {conf.queue_name}, libvirt {conf.libvirt_uri}", flush=True
+    )
     worker.serve(conf, django_rq.get_connection("default"))
     return 0

@@ -14,16 +14,31 @@ import os
 from .errors import KINDS, MlnError, MlnErrors
 from .formatter import format
 from .limits import Limits
-from .notes import Note, check
+from .notes import check
 from .parser import parse_file, parse_statements
 from .resolve import resolve
 from .sources import DirectorySources, MemorySources, NoSources
 from .spec import PROJECT_NAME, HostSpec, InterfaceSpec, Position, ProjectSpec, SwitchSpec, build_spec
 
 __all__ = [
-    "load", "loads", "build_spec", "check", "parse_statements", "format",
-    "MlnError", "MlnErrors", "KINDS", "Position", "DirectorySources", "MemorySources", "Limits", "PROJECT_NAME",
-    "ProjectSpec", "HostSpec", "InterfaceSpec", "SwitchSpec",
+    "load",
+    "loads",
+    "build_spec",
+    "check",
+    "parse_statements",
+    "format",
+    "MlnError",
+    "MlnErrors",
+    "KINDS",
+    "Position",
+    "DirectorySources",
+    "MemorySources",
+    "Limits",
+    "PROJECT_NAME",
+    "ProjectSpec",
+    "HostSpec",
+    "InterfaceSpec",
+    "SwitchSpec",
 ]
 
 

@@ -13,10 +13,10 @@ class Block(dict):
 
     def __init__(self, *args, pos=None, named=False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.keypos = {}   # key -> Position of the statement that set it
-        self.valpos = {}   # key -> Position of its first value word (the key's, for flags and blocks)
+        self.keypos = {}  # key -> Position of the statement that set it
+        self.valpos = {}  # key -> Position of its first value word (the key's, for flags and blocks)
         self.named = named  # holds named sub-blocks (`network eth0 { }`), keyed by name
-        self.pos = pos     # where the block itself starts
+        self.pos = pos  # where the block itself starts
 
     def put(self, key, value, keypos=None, valpos=None):
         self[key] = value
@@ -46,8 +46,10 @@ def merge(base, over):
     which is how an inherited host reads: the superclass's settings in place,
     overridden where the host says so, then the host's own.
     """
-    result = Block(pos=getattr(over, "pos", None) or getattr(base, "pos", None),
-                   named=getattr(over, "named", False) or getattr(base, "named", False))
+    result = Block(
+        pos=getattr(over, "pos", None) or getattr(base, "pos", None),
+        named=getattr(over, "named", False) or getattr(base, "named", False),
+    )
     for source in (base, over):
         for key, value in source.items():
             current = result.get(key)

@@ -5,7 +5,22 @@ without parsing messages: the courses layer maps an "undefined-variable"
 error's `name` to the missing column of its variable table.
 """
 
+from dataclasses import dataclass
+
 MAX_ERRORS = 50
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where something is written: a file, its line and column (1-based)."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self):
+        return f"{self.file}:{self.line}:{self.col}"
+
 
 KINDS = {
     "unreadable-file": "a file given or included cannot be read",
@@ -53,8 +68,6 @@ class MlnError(Exception):
 
     @property
     def position(self):
-        from .spec import Position  # spec imports nothing from here at import time
-
         return Position(self.file, self.line, self.col)
 
     def __str__(self):

@@ -37,8 +37,8 @@ class _Writer:
     def __init__(self, comments):
         self.comments = sorted(comments, key=lambda c: (c[0].line, c[0].col))
         self.lines = []
-        self.source_line = 0      # the source line of the last token written
-        self.block_start = True   # no blank line right after `{`
+        self.source_line = 0  # the source line of the last token written
+        self.block_start = True  # no blank line right after `{`
 
     def body(self, statements, depth):
         for node in statements:

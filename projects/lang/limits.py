@@ -18,15 +18,15 @@ MiB = 1024 * 1024
 
 @dataclass(frozen=True)
 class Limits:
-    max_upload: int = 1 * MiB          # bytes of one .mln file (master or include)
-    max_table_upload: int = 4 * MiB    # bytes of a variable table as uploaded
-    max_table_rows: int = 1000         # groups of one course
-    max_table_columns: int = 100       # variables of one table
-    max_value_length: int = 4096       # characters of one variable's value (or one word), after expansion
-    max_expansion: int = 4 * MiB       # characters made by substituting variables in one project
-    max_statements: int = 50000        # statements of one project after #include splicing
-    max_hosts: int = 1000              # hosts of one project
-    max_course_hosts: int = 5000       # hosts of all groups of one course
+    max_upload: int = 1 * MiB  # bytes of one .mln file (master or include)
+    max_table_upload: int = 4 * MiB  # bytes of a variable table as uploaded
+    max_table_rows: int = 1000  # groups of one course
+    max_table_columns: int = 100  # variables of one table
+    max_value_length: int = 4096  # characters of one variable's value (or one word), after expansion
+    max_expansion: int = 4 * MiB  # characters made by substituting variables in one project
+    max_statements: int = 50000  # statements of one project after #include splicing
+    max_hosts: int = 1000  # hosts of one project
+    max_course_hosts: int = 5000  # hosts of all groups of one course
     parse_cache_bytes: int = 64 * MiB  # what the per-process parse cache may hold
 
     @property

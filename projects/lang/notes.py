@@ -21,10 +21,14 @@ def check(tree):
     on_dhcp, on_no_switch = {}, {}
     for host_name, host in hosts.items():
         if "template" not in host:
-            notes.append(Note(f"host {host_name} has no template: the daemon's default_template applies",
-                              _keypos(hosts, host_name)))
+            notes.append(
+                Note(
+                    f"host {host_name} has no template: the daemon's default_template applies",
+                    _keypos(hosts, host_name),
+                )
+            )
         network = host.get("network")
-        for nic_name, nic in (network.items() if isinstance(network, dict) else ()):
+        for nic_name, nic in network.items() if isinstance(network, dict) else ():
             if not isinstance(nic, dict):
                 continue
             if "switch" not in nic:
@@ -36,9 +40,13 @@ def check(tree):
     for switch_name, asking in on_dhcp.items():
         switch = switches.get(switch_name)
         if isinstance(switch, dict) and switch.get("nat") is not True and "bridge" not in switch:
-            notes.append(Note(f"nothing on switch {switch_name} serves DHCP for {_hosts(asking)}: "
-                              "add `nat` or `bridge IFACE`, unless a guest runs a DHCP server",
-                              _keypos(switches, switch_name)))
+            notes.append(
+                Note(
+                    f"nothing on switch {switch_name} serves DHCP for {_hosts(asking)}: "
+                    "add `nat` or `bridge IFACE`, unless a guest runs a DHCP server",
+                    _keypos(switches, switch_name),
+                )
+            )
     return notes
 
 

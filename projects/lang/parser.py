@@ -6,6 +6,7 @@ quotes and escapes removed), so the formatter can reprint a file unchanged
 and resolve.py can give meaning to the words.
 """
 
+import contextlib
 import re
 import threading
 from contextvars import ContextVar
@@ -28,8 +29,8 @@ MAX_BLOCK_DEPTH = 64  # deeper than any project; keeps the recursive stages far 
 
 @dataclass(slots=True)
 class Word:
-    text: str      # as meant: no quotes, escapes applied
-    raw: str       # as written
+    text: str  # as meant: no quotes, escapes applied
+    raw: str  # as written
     pos: Position
     quoted: bool = False
     broken: bool = False  # a variable in it could not be substituted; spares follow-on errors
@@ -38,7 +39,7 @@ class Word:
 @dataclass(slots=True)
 class Statement:
     words: list
-    body: list | None = None      # the block's statements; None for a plain statement
+    body: list | None = None  # the block's statements; None for a plain statement
     close: Position | None = None  # the block's "}", for the formatter
 
     @property
@@ -114,8 +115,9 @@ def _word(token):
     if token.type == "WORD":
         return Word(raw, raw, _position(token))
     if token.type == "BADQUOTE":
-        _state.get().errors.add(_position(token), "a double quote opens a string that does not close on its line",
-                                "unterminated-string")
+        _state.get().errors.add(
+            _position(token), "a double quote opens a string that does not close on its line", "unterminated-string"
+        )
         return Word(raw[1:], raw, _position(token), quoted=True)
     return Word(_ESCAPE.sub(r"\1", raw[1:-1]), raw, _position(token), quoted=True)
 
@@ -128,8 +130,14 @@ def _keep_comment(token):
 @lru_cache(maxsize=1)
 def _lark():
     grammar = (Path(__file__).with_name("mln.lark")).read_text()
-    return Lark(grammar, parser="lalr", lexer="contextual", transformer=_ToSyntaxTree(),
-                lexer_callbacks={"COMMENT": _keep_comment}, maybe_placeholders=False)
+    return Lark(
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        transformer=_ToSyntaxTree(),
+        lexer_callbacks={"COMMENT": _keep_comment},
+        maybe_placeholders=False,
+    )
 
 
 def parse(text, filename="<string>"):
@@ -163,11 +171,9 @@ def _parse_once(text, filename):
         document = _cache.get(key)
     if document is None:
         document = _parse_uncached(text, filename)
-        with _cache_lock:
-            try:
-                _cache[key] = document
-            except ValueError:  # larger than the whole cache: parse it again next time
-                pass
+        # Larger than the whole cache (ValueError): parse it again next time.
+        with _cache_lock, contextlib.suppress(ValueError):
+            _cache[key] = document
     return document
 
 
@@ -208,8 +214,13 @@ def _check_depth(statements, errors):
 def _syntax_error(exc, filename):
     line, col = max(exc.line, 1), max(exc.column, 1)
     if isinstance(exc, UnexpectedCharacters) and _CONTROL.match(exc.char):
-        return MlnError(filename, line, col, f"control character U+{ord(exc.char):04X} is not allowed "
-                        "in a word or string", "control-character")
+        return MlnError(
+            filename,
+            line,
+            col,
+            f"control character U+{ord(exc.char):04X} is not allowed in a word or string",
+            "control-character",
+        )
     if isinstance(exc, UnexpectedCharacters):
         return MlnError(filename, line, col, f"unexpected character {exc.char!r}", "syntax")
     if not isinstance(exc, UnexpectedToken):
@@ -256,8 +267,9 @@ def _too_large(text, limits):
     """Why `text` is over max_upload, or None."""
     size = len(text) if len(text) > limits.max_upload else len(text.encode("utf-8", "surrogatepass"))
     if size > limits.max_upload:
-        return (f"{shown_size(size)}: a .mln file may have at most {shown_size(limits.max_upload)} "
-                "(max_upload in mln.conf)")
+        return (
+            f"{shown_size(size)}: a .mln file may have at most {shown_size(limits.max_upload)} (max_upload in mln.conf)"
+        )
     return None
 
 
@@ -289,8 +301,12 @@ class _Splicer:
         # An #include counts too: includes of empty files must not fan out for free.
         self.count += 1
         if self.count > self.limits.max_statements:
-            self.errors.add(node.pos, f"the project has more than {self.limits.max_statements} statements after "
-                            "#include splicing (max_statements in mln.conf)", "too-large")
+            self.errors.add(
+                node.pos,
+                f"the project has more than {self.limits.max_statements} statements after "
+                "#include splicing (max_statements in mln.conf)",
+                "too-large",
+            )
             raise MlnErrors(sorted_by_place(self.errors.errors))
 
     def _included(self, node, stack):
@@ -304,7 +320,7 @@ class _Splicer:
             self.errors.add(node.pos, str(exc), exc.kind)
             return []
         if name in stack:
-            chain = " -> ".join([*stack[stack.index(name):], name])
+            chain = " -> ".join([*stack[stack.index(name) :], name])
             self.errors.add(node.pos, f"include cycle: {chain}", "include-cycle")
             return []
         too_large = _too_large(text, self.limits)

@@ -33,9 +33,11 @@ def resolve(statements, filename, variables=None, limits=Limits()):
         # The file's statements win over a generated host of the same name.
         hosts.put(name, merge(hosts[name], host) if name in hosts else host, top.hosts.keypos[name])
     if len(hosts) > limits.max_hosts:
-        errors.add(hosts.keypos.get(list(hosts)[limits.max_hosts]) or hosts.pos,
-                   f"the project has {len(hosts)} hosts: at most {limits.max_hosts} (max_hosts in mln.conf)",
-                   "too-large")
+        errors.add(
+            hosts.keypos.get(list(hosts)[limits.max_hosts]) or hosts.pos,
+            f"the project has {len(hosts)} hosts: at most {limits.max_hosts} (max_hosts in mln.conf)",
+            "too-large",
+        )
         errors.raise_if_any()
     settings = 0
     for name in hosts:
@@ -44,15 +46,20 @@ def resolve(statements, filename, variables=None, limits=Limits()):
         # superclass would be 40 million settings. Counted host by host, as they are made.
         settings += _settings(hosts[name])
         if settings > limits.max_statements:
-            errors.add(hosts.keypos.get(name) or hosts.pos, f"the hosts hold more than {limits.max_statements} "
-                       "settings once superclasses and global plugin blocks are inherited (max_statements in "
-                       "mln.conf)", "too-large")
+            errors.add(
+                hosts.keypos.get(name) or hosts.pos,
+                f"the hosts hold more than {limits.max_statements} "
+                "settings once superclasses and global plugin blocks are inherited (max_statements in "
+                "mln.conf)",
+                "too-large",
+            )
             errors.raise_if_any()
 
     errors.raise_if_any()
     tree = Block(pos=Position(filename, 1, 1))
-    tree.put("project", global_block.get("project"), global_block.keypos.get("project"),
-             global_block.valpos.get("project"))
+    tree.put(
+        "project", global_block.get("project"), global_block.keypos.get("project"), global_block.valpos.get("project")
+    )
     tree.put("global", global_block.without("project"), global_block.pos)
     tree.put("hosts", hosts, hosts.pos)
     tree.put("switches", top.switches, top.switches.pos)
@@ -70,8 +77,12 @@ class _TopLevel:
         for statement in statements:
             key, names = statement.key, statement.words[1:]
             if key not in ("global", *NAMED_BLOCKS) or statement.body is None:
-                errors.add(statement.pos, f"`{key}` cannot stand at the top level: expected `global {{ }}`, "
-                           "`host NAME { }`, `switch NAME { }` or `superclass NAME { }`", "unknown-block")
+                errors.add(
+                    statement.pos,
+                    f"`{key}` cannot stand at the top level: expected `global {{ }}`, "
+                    "`host NAME { }`, `switch NAME { }` or `superclass NAME { }`",
+                    "unknown-block",
+                )
             elif key == "global":
                 if names:
                     errors.add(names[0].pos, "`global` takes no name", "syntax")
@@ -88,8 +99,9 @@ class _TopLevel:
     def _named(self, statement, key, name):
         table = {"host": self.hosts, "switch": self.switches, "superclass": self.superclasses}[key]
         if not (name.broken or NAME.match(name.text)):
-            self.errors.add(name.pos, f"{key} name {name.text!r} may hold letters, digits and hyphens only",
-                            "invalid-name")
+            self.errors.add(
+                name.pos, f"{key} name {name.text!r} may hold letters, digits and hyphens only", "invalid-name"
+            )
         if name.text in table:
             duplicate(self.errors, f"{key} `{name.text}`", statement.pos, table.keypos[name.text])
             return
@@ -147,7 +159,7 @@ class _Superclasses:
 
     def _resolved(self, name, where, chain):
         if name in chain:
-            cycle = " -> ".join([*chain[chain.index(name):], name])
+            cycle = " -> ".join([*chain[chain.index(name) :], name])
             self.errors.add(where, f"superclass cycle: {cycle}", "superclass-cycle")
             return None
         if name in self.resolved:
@@ -185,8 +197,12 @@ def _too_many(plugin, block, where, errors, limits):
     """Refuse a generator's hosts before any is made: 200,000 hosts are refused, not built then counted."""
     planned = plugin.planned_hosts(block)
     if planned is not None and planned > limits.max_hosts:
-        errors.add(where, f"`{plugin.keyword}` would make {planned} hosts: a project has at most {limits.max_hosts} "
-                   "(max_hosts in mln.conf)", "too-large")
+        errors.add(
+            where,
+            f"`{plugin.keyword}` would make {planned} hosts: a project has at most {limits.max_hosts} "
+            "(max_hosts in mln.conf)",
+            "too-large",
+        )
         return True
     return False
 
@@ -210,4 +226,3 @@ def _host_plugins(host, defaults, errors):
             else:
                 errors.add(host.keypos.get(key) or host.pos, f"`{key}` takes a block: `{key} {{ ... }}`", "plugin")
     return host
-

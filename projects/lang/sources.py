@@ -84,8 +84,11 @@ def _read_text(real, shown, max_bytes=None):
         with open(real, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if max_bytes is not None and size > max_bytes:
-                raise IncludeError(f"file {shown!r} is {shown_size(size)}: a .mln file may have at most "
-                                   f"{shown_size(max_bytes)} (max_upload in mln.conf)", "too-large")
+                raise IncludeError(
+                    f"file {shown!r} is {shown_size(size)}: a .mln file may have at most "
+                    f"{shown_size(max_bytes)} (max_upload in mln.conf)",
+                    "too-large",
+                )
             return io.TextIOWrapper(f, encoding="utf-8").read()  # universal newlines, as open() in text mode
     except FileNotFoundError:
         raise IncludeError(f"file {shown!r} not found", "include-not-found") from None

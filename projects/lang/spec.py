@@ -13,23 +13,16 @@ import ipaddress
 import re
 from dataclasses import asdict, dataclass, field
 
-
-@dataclass(frozen=True)
-class Position:
-    file: str
-    line: int
-    col: int
-
-    def __str__(self):
-        return f"{self.file}:{self.line}:{self.col}"
+from .errors import ErrorList, Position
+from .plugins import host_plugins
 
 
 @dataclass
 class InterfaceSpec:
-    name: str                       # "eth0"
-    switch: str | None = None       # a switch of the project
-    address: str | None = None      # "dhcp", "auto" or an IPv4 address
-    netmask: str | None = None      # dotted quad
+    name: str  # "eth0"
+    switch: str | None = None  # a switch of the project
+    address: str | None = None  # "dhcp", "auto" or an IPv4 address
+    netmask: str | None = None  # dotted quad
     gateway: str | None = None
     settings: dict = field(default_factory=dict)
 
@@ -37,12 +30,12 @@ class InterfaceSpec:
 @dataclass
 class HostSpec:
     name: str
-    template: str | None = None     # a registered template name; defaults apply at build time
-    memory: int | None = None       # bytes
-    size: int | None = None         # bytes, the disk's virtual size
-    free_space: int | None = None   # bytes the storage must have free before the build
+    template: str | None = None  # a registered template name; defaults apply at build time
+    memory: int | None = None  # bytes
+    size: int | None = None  # bytes, the disk's virtual size
+    free_space: int | None = None  # bytes the storage must have free before the build
     vcpus: int = 1
-    virtualization: str | None = None   # "xen", "vmware", "uml" or "kvm" as written
+    virtualization: str | None = None  # "xen", "vmware", "uml" or "kvm" as written
     hvm: bool = False
     lvm: bool = False
     lvm_vg: str | None = None
@@ -62,8 +55,8 @@ class HostSpec:
 @dataclass
 class SwitchSpec:
     name: str
-    nat: bool = False               # DHCP and outbound NAT on a subnet from the daemon's pool
-    bridge: str | None = None       # the host's existing bridge instead of an isolated network
+    nat: bool = False  # DHCP and outbound NAT on a subnet from the daemon's pool
+    bridge: str | None = None  # the host's existing bridge instead of an isolated network
     settings: dict = field(default_factory=dict)
     position: Position | None = None
 
@@ -72,7 +65,7 @@ class SwitchSpec:
 class ProjectSpec:
     name: str
     global_settings: dict = field(default_factory=dict)
-    hosts: dict[str, HostSpec] = field(default_factory=dict)      # in file order
+    hosts: dict[str, HostSpec] = field(default_factory=dict)  # in file order
     switches: dict[str, SwitchSpec] = field(default_factory=dict)  # in file order
 
     def to_dict(self):
@@ -95,8 +88,7 @@ class ProjectSpec:
             for name, h in data["hosts"].items()
         }
         switches = {
-            name: SwitchSpec(**{**s, "position": position(s.get("position"))})
-            for name, s in data["switches"].items()
+            name: SwitchSpec(**{**s, "position": position(s.get("position"))}) for name, s in data["switches"].items()
         }
         return cls(name=data["name"], global_settings=data["global_settings"], hosts=hosts, switches=switches)
 
@@ -136,17 +128,19 @@ def is_ipv4(text):
 
 def build_spec(tree):
     """The typed project of a resolved tree, after every check of the contract."""
-    from .errors import ErrorList
-    from .plugins import host_plugins
-
     errors = ErrorList()
     name = tree.get("project")
     if not isinstance(name, str) or not name:
-        errors.add(_where(tree, "project"), "no project name: add `project NAME` to the global block",
-                   "missing-project")
+        errors.add(
+            _where(tree, "project"), "no project name: add `project NAME` to the global block", "missing-project"
+        )
     elif not PROJECT_NAME.match(name):
-        errors.add(_where(tree, "project"), f"project name {name!r} is not usable: letters, digits, '_' and '-', "
-                   "starting with a letter or digit, at most 100", "invalid-name")
+        errors.add(
+            _where(tree, "project"),
+            f"project name {name!r} is not usable: letters, digits, '_' and '-', "
+            "starting with a letter or digit, at most 100",
+            "invalid-name",
+        )
     switches = {n: _switch(n, s, tree["switches"]) for n, s in tree["switches"].items()}
     plugin_keys = set(host_plugins())
     hosts = {n: _host(n, h, tree["hosts"], switches, plugin_keys, errors) for n, h in tree["hosts"].items()}
@@ -156,8 +150,13 @@ def build_spec(tree):
 
 def _switch(name, block, table):
     bridge = block.get("bridge")
-    return SwitchSpec(name=name, nat=block.get("nat") is True, bridge=bridge if isinstance(bridge, str) else None,
-                      settings=_plain(block), position=_keypos(table, name))
+    return SwitchSpec(
+        name=name,
+        nat=block.get("nat") is True,
+        bridge=bridge if isinstance(bridge, str) else None,
+        settings=_plain(block),
+        position=_keypos(table, name),
+    )
 
 
 def _host(name, block, table, switches, plugin_keys, errors):
@@ -166,16 +165,23 @@ def _host(name, block, table, switches, plugin_keys, errors):
         if key in block:
             size = parse_size(block[key])
             if size is None:
-                errors.add(_where(block, key), f"{key} {_shown(block[key])!r} of host {name} is not a size "
-                           "(a number with K, M, G or T, optionally followed by B: 128M, 2GB)", "bad-size")
+                errors.add(
+                    _where(block, key),
+                    f"{key} {_shown(block[key])!r} of host {name} is not a size "
+                    "(a number with K, M, G or T, optionally followed by B: 128M, 2GB)",
+                    "bad-size",
+                )
             setattr(host, key, size)
     for key in ("template", "lvm_vg", "filepath", "nameserver", "root_passwd", "vncpasswd", "service_host"):
         if isinstance(block.get(key), str):
             setattr(host, key, block[key])
     bad = [server for server in (host.nameserver or "").split() if not is_ipv4(server)]
     if bad or block.get("nameserver") is True:
-        errors.add(_where(block, "nameserver"), f"nameserver {_shown(bad[0] if bad else True)!r} of host {name} "
-                   "is not an IPv4 address", "bad-address")
+        errors.add(
+            _where(block, "nameserver"),
+            f"nameserver {_shown(bad[0] if bad else True)!r} of host {name} is not an IPv4 address",
+            "bad-address",
+        )
     host.virtualization = next((v for v in block if v in VIRTUALIZATIONS and block[v] is True), None)
     host.hvm, host.lvm = block.get("hvm") is True, block.get("lvm") is True
     host.vcpus = _number(block, "vcpus", name, errors, default=1)
@@ -210,30 +216,49 @@ def _users(block, host, errors):
 def _interfaces(block, host, switches, errors):
     network = block.get("network", {})
     if not (isinstance(network, dict) and all(isinstance(nic, dict) for nic in network.values())):
-        errors.add(_where(block, "network"), f"network of host {host} is a named block: `network eth0 {{ }}`",
-                   "bad-value")
+        errors.add(
+            _where(block, "network"), f"network of host {host} is a named block: `network eth0 {{ }}`", "bad-value"
+        )
         return []
     interfaces = []
     for name, nic in network.items():
         address, netmask, switch = nic.get("address"), nic.get("netmask"), nic.get("switch")
         gateway = nic.get("gateway")
         if not INTERFACE_NAME.match(name):
-            errors.add(_where(network, name), f"interface name {name!r} of host {host} is not usable: a letter, then "
-                       "letters, digits, '_', '.' or '-', at most 15 characters", "invalid-name")
+            errors.add(
+                _where(network, name),
+                f"interface name {name!r} of host {host} is not usable: a letter, then "
+                "letters, digits, '_', '.' or '-', at most 15 characters",
+                "invalid-name",
+            )
         if gateway is not None and not is_ipv4(gateway):
-            errors.add(_where(nic, "gateway"), f"gateway {_shown(gateway)!r} of host {host} {name} is not "
-                       "an IPv4 address", "bad-address")
+            errors.add(
+                _where(nic, "gateway"),
+                f"gateway {_shown(gateway)!r} of host {host} {name} is not an IPv4 address",
+                "bad-address",
+            )
         if address is not None and address not in ("dhcp", "auto") and not is_ipv4(address):
-            errors.add(_where(nic, "address"), f"address {_shown(address)!r} of host {host} {name} is not "
-                       "dhcp, auto or an IPv4 address", "bad-address")
+            errors.add(
+                _where(nic, "address"),
+                f"address {_shown(address)!r} of host {host} {name} is not dhcp, auto or an IPv4 address",
+                "bad-address",
+            )
         if netmask is not None and not is_ipv4(netmask):
-            errors.add(_where(nic, "netmask"), f"netmask {_shown(netmask)!r} of host {host} {name} is not "
-                       "a dotted quad", "bad-netmask")
+            errors.add(
+                _where(nic, "netmask"),
+                f"netmask {_shown(netmask)!r} of host {host} {name} is not a dotted quad",
+                "bad-netmask",
+            )
         if switch is not None and switch not in switches:
-            errors.add(_where(nic, "switch"), f"switch {_shown(switch)!r} of host {host} {name} is not defined",
-                       "unknown-switch")
-        text = {k: v if isinstance(v, str) else None for k, v in (("address", address), ("netmask", netmask),
-                                                                  ("switch", switch), ("gateway", gateway))}
+            errors.add(
+                _where(nic, "switch"),
+                f"switch {_shown(switch)!r} of host {host} {name} is not defined",
+                "unknown-switch",
+            )
+        text = {
+            k: v if isinstance(v, str) else None
+            for k, v in (("address", address), ("netmask", netmask), ("switch", switch), ("gateway", gateway))
+        }
         interfaces.append(InterfaceSpec(name=name, settings=_plain(nic), **text))
     return interfaces
 

@@ -51,9 +51,14 @@ class Variables:
             if name is not None:
                 first = self.definitions.get(name)
                 if first is not None:
-                    self.errors.errors.append(MlnError.at(
-                        statement.pos, f"variable ${name} is defined twice (first at {first.pos})",
-                        "duplicate-variable", name))
+                    self.errors.errors.append(
+                        MlnError.at(
+                            statement.pos,
+                            f"variable ${name} is defined twice (first at {first.pos})",
+                            "duplicate-variable",
+                            name,
+                        )
+                    )
                 else:
                     self.definitions[name] = statement
             elif statement.body is not None:
@@ -63,9 +68,10 @@ class Variables:
         if name in self.values:
             return self.values[name]
         if name in self._visiting:
-            cycle = " -> ".join(f"${n}" for n in [*self._visiting[self._visiting.index(name):], name])
-            self.errors.errors.append(MlnError.at(
-                self.definitions[name].pos, f"variable cycle: {cycle}", "variable-cycle", name))
+            cycle = " -> ".join(f"${n}" for n in [*self._visiting[self._visiting.index(name) :], name])
+            self.errors.errors.append(
+                MlnError.at(self.definitions[name].pos, f"variable cycle: {cycle}", "variable-cycle", name)
+            )
             self.values[name] = _BROKEN
             return _BROKEN
         self._visiting.append(name)
@@ -79,9 +85,15 @@ class Variables:
     def _bounded_value(self, name, words):
         length = sum(len(w.text) for w in words) + len(words) - 1
         if length > self.limits.max_value_length:
-            self.errors.errors.append(MlnError.at(
-                self.definitions[name].pos, f"the value of ${name} is {length} characters long: at most "
-                f"{self.limits.max_value_length} (max_value_length in mln.conf)", "too-large", name))
+            self.errors.errors.append(
+                MlnError.at(
+                    self.definitions[name].pos,
+                    f"the value of ${name} is {length} characters long: at most "
+                    f"{self.limits.max_value_length} (max_value_length in mln.conf)",
+                    "too-large",
+                    name,
+                )
+            )
             return _BROKEN
         return " ".join(w.text for w in words)
 
@@ -94,7 +106,7 @@ class Variables:
         length = 0  # of parts, checked before each value is added so no word outgrows the limit
         position = 0
         for match in _REFERENCE.finditer(word.text):
-            parts.append(word.text[position:match.start()])
+            parts.append(word.text[position : match.start()])
             length += match.start() - position
             position = match.end()
             literal, bracketed, plain = match.groups()
@@ -104,9 +116,13 @@ class Variables:
             name = bracketed or plain
             where = _at(word, match.start())
             if name is None:
-                self.errors.errors.append(MlnError.at(
-                    where, "`$` must be followed by a variable name, `[name]` or `$` (write `$$` for a dollar sign)",
-                    "bad-variable"))
+                self.errors.errors.append(
+                    MlnError.at(
+                        where,
+                        "`$` must be followed by a variable name, `[name]` or `$` (write `$$` for a dollar sign)",
+                        "bad-variable",
+                    )
+                )
                 broken = True
                 continue
             value = self._lookup(name, where)
@@ -116,8 +132,12 @@ class Variables:
                 continue
             length += len(value)
             if length > self.limits.max_value_length:
-                self.errors.add(word.pos, f"this word is longer than {self.limits.max_value_length} characters "
-                                "once its variables are substituted (max_value_length in mln.conf)", "too-large")
+                self.errors.add(
+                    word.pos,
+                    f"this word is longer than {self.limits.max_value_length} characters "
+                    "once its variables are substituted (max_value_length in mln.conf)",
+                    "too-large",
+                )
                 return Word(word.text, word.raw, word.pos, word.quoted, True)
             self._spend(len(value), where)
             parts.append(value)
@@ -128,8 +148,12 @@ class Variables:
         """Count substituted characters; past max_expansion, stop at once: going on is what the limit prevents."""
         self.expanded += characters
         if self.expanded > self.limits.max_expansion:
-            self.errors.add(where, f"variables expand to more than {self.limits.max_expansion} characters in this "
-                            "project (max_expansion in mln.conf)", "too-large")
+            self.errors.add(
+                where,
+                f"variables expand to more than {self.limits.max_expansion} characters in this "
+                "project (max_expansion in mln.conf)",
+                "too-large",
+            )
             raise MlnErrors(sorted_by_place(self.errors.errors))
 
     def _lookup(self, name, where):

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projects', '0001_initial'),
+        ("projects", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='host',
-            name='vnc_password',
+            model_name="host",
+            name="vnc_password",
             field=models.CharField(blank=True, help_text="the console's password", max_length=64),
         ),
     ]

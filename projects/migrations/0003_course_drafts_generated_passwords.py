@@ -6,29 +6,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projects', '0002_host_vnc_password'),
+        ("projects", "0002_host_vnc_password"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='group',
-            name='generated',
+            model_name="group",
+            name="generated",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.CreateModel(
-            name='CourseDraft',
+            name="CourseDraft",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('master_name', models.CharField(max_length=255)),
-                ('files', models.JSONField(default=dict, help_text='name -> text, the master among them')),
-                ('table_name', models.CharField(max_length=255)),
-                ('table', models.BinaryField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='drafts', to='projects.course')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("master_name", models.CharField(max_length=255)),
+                ("files", models.JSONField(default=dict, help_text="name -> text, the master among them")),
+                ("table_name", models.CharField(max_length=255)),
+                ("table", models.BinaryField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="drafts", to="projects.course"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
     ]

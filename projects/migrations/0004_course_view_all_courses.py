@@ -4,14 +4,16 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projects', '0003_course_drafts_generated_passwords'),
+        ("projects", "0003_course_drafts_generated_passwords"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='course',
-            options={'ordering': ['short_name'], 'permissions': [('view_all_courses', 'Can see and act on every course')]},
+            name="course",
+            options={
+                "ordering": ["short_name"],
+                "permissions": [("view_all_courses", "Can see and act on every course")],
+            },
         ),
     ]

@@ -5,28 +5,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Template',
+            name="Template",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text="the name a host's `template` setting uses", max_length=200, unique=True)),
-                ('image', models.CharField(help_text='absolute path of the image file', max_length=1000)),
-                ('format', models.CharField(choices=[('raw', 'raw'), ('qcow2', 'qcow2')], max_length=10)),
-                ('boot', models.CharField(choices=[('pv', 'paravirtual (host kernel)'), ('hvm', 'full disk (own boot loader)')], default='pv', max_length=10)),
-                ('virtual_size', models.BigIntegerField(help_text='bytes')),
-                ('sha256', models.CharField(max_length=64)),
-                ('description', models.TextField(blank=True)),
-                ('registered_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="the name a host's `template` setting uses", max_length=200, unique=True
+                    ),
+                ),
+                ("image", models.CharField(help_text="absolute path of the image file", max_length=1000)),
+                ("format", models.CharField(choices=[("raw", "raw"), ("qcow2", "qcow2")], max_length=10)),
+                (
+                    "boot",
+                    models.CharField(
+                        choices=[("pv", "paravirtual (host kernel)"), ("hvm", "full disk (own boot loader)")],
+                        default="pv",
+                        max_length=10,
+                    ),
+                ),
+                ("virtual_size", models.BigIntegerField(help_text="bytes")),
+                ("sha256", models.CharField(max_length=64)),
+                ("description", models.TextField(blank=True)),
+                ("registered_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
     ]

@@ -18,17 +18,25 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.contrib.auth.models import Group as AuthGroup
-from django.contrib.auth.models import User
 from django.db import connection
+
+from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 BIN = Path(sys.executable).parent
 REDIS_DB = 7
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PASSWORD = "browser-pw"
 
 
@@ -50,14 +58,22 @@ class Site:
         self.folder = folder
         self.service_host = f"browser-{uuid.uuid4().hex[:6]}"
         self.conf = folder / "mln.conf"
-        self.conf.write_text(f"service_host {self.service_host}\nlibvirt_uri {libvirt_uri}\n"
-                             f"projects {folder / 'projects'}\nfiles {folder / 'files'}\n"
-                             "heartbeat_interval 0.5\nheartbeat_ttl 3\n"
-                             "vncdisplay_range 300-399\n" + extra_conf)  # the demo course pins 301-304
-        self.env = {**os.environ, "MLN_CONF": str(self.conf), "REDIS_URL": redis_url(), "LOG_LEVEL": "WARNING",
-                    "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "DEBUG": "0",
-                    # The service host's name is made up: its displays are on this machine.
-                    "MLN_CONSOLE_ADDRESSES": f"{self.service_host}=127.0.0.1"}
+        self.conf.write_text(
+            f"service_host {self.service_host}\nlibvirt_uri {libvirt_uri}\n"
+            f"projects {folder / 'projects'}\nfiles {folder / 'files'}\n"
+            "heartbeat_interval 0.5\nheartbeat_ttl 3\n"
+            "vncdisplay_range 300-399\n" + extra_conf
+        )  # the demo course pins 301-304
+        self.env = {
+            **os.environ,
+            "MLN_CONF": str(self.conf),
+            "REDIS_URL": redis_url(),
+            "LOG_LEVEL": "WARNING",
+            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+            "DEBUG": "0",
+            # The service host's name is made up: its displays are on this machine.
+            "MLN_CONSOLE_ADDRESSES": f"{self.service_host}=127.0.0.1",
+        }
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.processes = []
@@ -70,7 +86,7 @@ class Site:
         return self
 
     def spawn(self, name, argv):
-        log = open(self.folder / f"{name}.log", "w")
+        log = open(self.folder / f"{name}.log", "w")  # noqa: SIM115 - the process writes it after this returns
         self.processes.append(subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
 
     def answers(self):
@@ -147,8 +163,12 @@ def browser(tmp_path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1300, "height": 900})
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1300, "height": 900},
+        )
         yield context
         context.close()
 
@@ -158,9 +178,7 @@ def screenshot(page, name):
 
 
 def make_instructor(username="ada"):
-    user = User.objects.create_user(username, password=PASSWORD)
-    user.groups.add(AuthGroup.objects.get_or_create(name="instructors")[0])
-    return user
+    return factories.instructor(username, password=PASSWORD)
 
 
 def log_in(page, site, user):

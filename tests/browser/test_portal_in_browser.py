@@ -4,7 +4,6 @@ group's student gets none. Chromium, the web server and `mln daemon` are real; s
 import re
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -68,16 +67,23 @@ def test_an_instructor_uploads_a_course_builds_it_and_watches_every_bar_reach_th
     page.click(".panel button[data-action=build]")
     message = page.wait_for_selector("ul.messages li")
     assert message.get_attribute("class") == "success", message.inner_text()
-    page.wait_for_function("""() => {
+    page.wait_for_function(
+        """() => {
         const bars = [...document.querySelectorAll('td[data-progress-project] progress')];
         const total = document.querySelector('[data-progress-total]');
         return bars.length === 4 && bars.every(b => b.max > 1 && b.value >= b.max) && total.value >= total.max;
-    }""", timeout=180_000)
-    page.wait_for_function("() => document.querySelectorAll('[data-host-state]').length === 8 && "
-                           "[...document.querySelectorAll('[data-host-state]')].every(b => b.textContent.trim() !== 'not defined')",
-                           timeout=30_000)
-    page.wait_for_function("() => [...document.querySelectorAll('[data-project-state]')]"
-                           ".every(e => e.textContent.trim() === 'built')", timeout=30_000)
+    }""",
+        timeout=180_000,
+    )
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-host-state]').length === 8 && "
+        "[...document.querySelectorAll('[data-host-state]')].every(b => b.textContent.trim() !== 'not defined')",
+        timeout=30_000,
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-project-state]')].every(e => e.textContent.trim() === 'built')",
+        timeout=30_000,
+    )
     screenshot(page, "a3-built")
     assert set(Build.objects.values_list("status", flat=True)) == {BuildStatus.SUCCEEDED}
     assert "100 %" in page.inner_text("[data-progress-total-label]")
@@ -85,8 +91,11 @@ def test_an_instructor_uploads_a_course_builds_it_and_watches_every_bar_reach_th
     assert "osb-4 win" in log and "define" in log
 
     page.reload()  # nothing is lost: the stored events come back, bars full again
-    page.wait_for_function("() => [...document.querySelectorAll('td[data-progress-project] progress')]"
-                           ".every(b => b.max > 1 && b.value >= b.max)", timeout=30_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('td[data-progress-project] progress')]"
+        ".every(b => b.max > 1 && b.value >= b.max)",
+        timeout=30_000,
+    )
     assert page.inner_text("ol[data-progress-log]").count("define") == log.count("define")
 
 
@@ -131,8 +140,13 @@ def qemu_site(site_folder, transactional_db, same_cluster):
     if not (TEMPLATES / "tiny.ext4").exists() or not conf_value("kernel"):
         pytest.skip("no tiny template: make tiny")
     Template.register(TEMPLATES / "tiny.ext4", name="tiny", boot="pv")
-    site = same_cluster(Site(site_folder, "qemu:///system",
-                             f"kernel {conf_value('kernel')}\ninitrd {conf_value('initrd')}\nguest_memory 2G\n"))
+    site = same_cluster(
+        Site(
+            site_folder,
+            "qemu:///system",
+            f"kernel {conf_value('kernel')}\ninitrd {conf_value('initrd')}\nguest_memory 2G\n",
+        )
+    )
     site.start()
     yield site
     course = Course.objects.filter(short_name=site.short_name).first() if hasattr(site, "short_name") else None
@@ -140,8 +154,9 @@ def qemu_site(site_folder, transactional_db, same_cluster):
         removed = actions.submit([g.project for g in course.groups_with_projects()], Action.REMOVE)
         wait_for_builds(removed, 120)
     site.stop()
-    for domain in subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"], capture_output=True,
-                                 text=True).stdout.split():
+    for domain in subprocess.run(
+        ["virsh", "-c", "qemu:///system", "list", "--all", "--name"], capture_output=True, text=True
+    ).stdout.split():
         if hasattr(site, "short_name") and domain.startswith(site.short_name + "-"):
             subprocess.run(["virsh", "-c", "qemu:///system", "destroy", domain], capture_output=True)
             subprocess.run(["virsh", "-c", "qemu:///system", "undefine", domain], capture_output=True)
@@ -215,9 +230,12 @@ def test_a_student_opens_the_console_of_a_real_guest_and_another_group_gets_none
     other_page.wait_for_url(f"{site.url}{group2.get_absolute_url()}")  # the link's page posts its token
     response = other_page.goto(f"{site.url}/hosts/{host.pk}/console/")
     assert response.status == 404 and "Not found" in other_page.inner_text("main")
-    code = other_page.evaluate("""(path) => new Promise((resolve) => {
+    code = other_page.evaluate(
+        """(path) => new Promise((resolve) => {
         const socket = new WebSocket(`ws://${location.host}${path}`, ['binary']);
         socket.addEventListener('close', (event) => resolve(event.code));
-    })""", f"/ws/console/{host.pk}/")
+    })""",
+        f"/ws/console/{host.pk}/",
+    )
     assert code == 4403
     screenshot(other_page, "c-other-group-no-console")

@@ -22,8 +22,7 @@ from django.conf import settings
 from django.db import connection
 
 from daemon import conf as mlnconf
-from daemon.cluster import heartbeat
-from daemon.cluster import signing
+from daemon.cluster import heartbeat, signing
 from templates_registry.models import Template
 
 MLN = Path(sys.executable).parent / "mln"
@@ -47,8 +46,10 @@ class Cluster:
         return f"{short}-{self.tag}"
 
     def common(self):
-        return (f"cluster_secret \"{SECRET}\"\n{TIMING}transfer {self.transfer}\nkernel {self.root / 'vmlinuz'}\n"
-                "libvirt_uri test:///default\ndefault_memory 128M\nvncdisplay_range 300-399\n")  # oscourse pins 300
+        return (
+            f'cluster_secret "{SECRET}"\n{TIMING}transfer {self.transfer}\nkernel {self.root / "vmlinuz"}\n'
+            "libvirt_uri test:///default\ndefault_memory 128M\nvncdisplay_range 300-399\n"
+        )  # oscourse pins 300
 
     def conf_of(self, short):
         return mlnconf.load(self.root / short / "mln.conf")
@@ -60,13 +61,18 @@ class Cluster:
         name = self.name(short)
         (folder / "mln.conf").write_text(
             self.common() + f"service_host {name}\nprojects {folder / 'projects'}\n"
-            f"templates {folder / 'templates'}\nfiles {folder / 'files'}\ndaemon_allow 127.0.0.1 192.168.10.*\n"
-            + extra)
-        env = {**os.environ, "MLN_CONF": str(folder / "mln.conf"), "MLN_VAR_DIR": str(folder),
-               "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "LOG_LEVEL": "WARNING",
-               # The test process's key: the daemons check its job signatures (no cluster_secret here).
-               "SECRET_KEY": settings.SECRET_KEY}
-        log = open(folder / "daemon.log", "w")
+            f"templates {folder / 'templates'}\nfiles {folder / 'files'}\ndaemon_allow 127.0.0.1 192.168.10.*\n" + extra
+        )
+        env = {
+            **os.environ,
+            "MLN_CONF": str(folder / "mln.conf"),
+            "MLN_VAR_DIR": str(folder),
+            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+            "LOG_LEVEL": "WARNING",
+            # The test process's key: the daemons check its job signatures (no cluster_secret here).
+            "SECRET_KEY": settings.SECRET_KEY,
+        }
+        log = open(folder / "daemon.log", "w")  # noqa: SIM115 - the process writes it after this returns
         self.processes[name] = subprocess.Popen([str(MLN), "daemon"], env=env, stdout=log, stderr=subprocess.STDOUT)
         self.names.append(name)
         if wait:

@@ -29,6 +29,7 @@ peer. `close()` destroys every guest, stops both libvirtds, deletes the
 namespaces (and with them the veth pair) and the folders, whatever failed.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -38,8 +39,13 @@ import uuid
 from pathlib import Path
 
 SIDES = {"left": "10.255.0.1", "right": "10.255.0.2"}
-FOLDERS = {"run": "/run/libvirt", "lib": "/var/lib/libvirt", "etc": "/etc/libvirt", "log": "/var/log/libvirt",
-           "cache": "/var/cache/libvirt"}
+FOLDERS = {
+    "run": "/run/libvirt",
+    "lib": "/var/lib/libvirt",
+    "etc": "/etc/libvirt",
+    "log": "/var/log/libvirt",
+    "cache": "/var/cache/libvirt",
+}
 
 LIBVIRTD_CONF = """listen_tls = 0
 listen_tcp = 1
@@ -87,18 +93,36 @@ class Libvirtd:
     def write_config(self):
         for name in FOLDERS:
             (self.folder / name).mkdir(parents=True, exist_ok=True)
-        (self.folder / "etc" / "libvirtd.conf").write_text(LIBVIRTD_CONF.format(
-            address=self.address, host_uuid=uuid.uuid4(), log=FOLDERS["log"] + "/libvirtd.log"))
+        (self.folder / "etc" / "libvirtd.conf").write_text(
+            LIBVIRTD_CONF.format(address=self.address, host_uuid=uuid.uuid4(), log=FOLDERS["log"] + "/libvirtd.log")
+        )
         (self.folder / "etc" / "qemu.conf").write_text(QEMU_CONF.format(address=self.address))
 
     def start(self):
         mounts = "; ".join(f"mount --bind {self.folder / name} {target}" for name, target in FOLDERS.items())
-        script = (f"set -e; hostname {self.side}; {mounts}; exec libvirtd --listen "
-                  f"--pid-file {FOLDERS['run']}/libvirtd.pid --config {FOLDERS['etc']}/libvirtd.conf")
+        script = (
+            f"set -e; hostname {self.side}; {mounts}; exec libvirtd --listen "
+            f"--pid-file {FOLDERS['run']}/libvirtd.pid --config {FOLDERS['etc']}/libvirtd.conf"
+        )
         # ip netns exec and unshare exec what follows: the process started here is libvirtd itself.
         self.process = subprocess.Popen(
-            ["ip", "netns", "exec", self.netns, "unshare", "--mount", "--uts", "--propagation", "private",
-             "sh", "-c", script], stdout=open(self.folder / "stdout.log", "w"), stderr=subprocess.STDOUT)
+            [
+                "ip",
+                "netns",
+                "exec",
+                self.netns,
+                "unshare",
+                "--mount",
+                "--uts",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+            ],
+            stdout=open(self.folder / "stdout.log", "w"),  # noqa: SIM115 - the process writes it after this returns
+            stderr=subprocess.STDOUT,
+        )
 
     def wait(self, seconds=30):
         import libvirt
@@ -116,8 +140,11 @@ class Libvirtd:
             time.sleep(0.1)
 
     def log(self):
-        texts = [p.read_text(errors="replace")[-3000:] for p in
-                 (self.folder / "stdout.log", self.folder / "log" / "libvirtd.log") if p.exists()]
+        texts = [
+            p.read_text(errors="replace")[-3000:]
+            for p in (self.folder / "stdout.log", self.folder / "log" / "libvirtd.log")
+            if p.exists()
+        ]
         return "\n".join(texts)
 
     def in_netns(self, *command):
@@ -158,10 +185,8 @@ class Libvirtd:
 
 
 def kill(pid_file):
-    try:
+    with contextlib.suppress(ValueError, OSError):
         os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
-    except (ValueError, OSError):
-        pass
 
 
 class LibvirtPair:
@@ -181,8 +206,21 @@ class LibvirtPair:
             run("ip", "netns", "add", libvirtd.netns)
             self.made_netns.append(libvirtd.netns)
         ends = {side: f"mln{side[0]}{self.prefix[-6:]}" for side in SIDES}  # at most 15 characters
-        run("ip", "-n", self.left.netns, "link", "add", ends["left"], "type", "veth", "peer", "name", ends["right"],
-            "netns", self.right.netns)
+        run(
+            "ip",
+            "-n",
+            self.left.netns,
+            "link",
+            "add",
+            ends["left"],
+            "type",
+            "veth",
+            "peer",
+            "name",
+            ends["right"],
+            "netns",
+            self.right.netns,
+        )
         for libvirtd in self:
             run("ip", "-n", libvirtd.netns, "addr", "add", f"{libvirtd.address}/30", "dev", ends[libvirtd.side])
             run("ip", "-n", libvirtd.netns, "link", "set", "lo", "up")
@@ -198,10 +236,8 @@ class LibvirtPair:
         """Leaves nothing: guests, libvirtds, namespaces (the veth pair goes with them), folders."""
         for libvirtd in self:
             for step in (libvirtd.destroy_guests, libvirtd.stop):
-                try:
+                with contextlib.suppress(Exception):  # a failed step must not keep the next from running
                     step()
-                except Exception:  # noqa: BLE001 - a failed step must not keep the next from running
-                    pass
         for netns in self.made_netns:
             subprocess.run(["ip", "netns", "del", netns], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
@@ -210,6 +246,6 @@ class LibvirtPair:
         """What of the pair is still on the machine: for the test that the teardown is whole."""
         names = run("ip", "netns", "list")
         found = [n for n in self.made_netns if n in names]
-        found += [f"libvirtd {l.side}" for l in self if l.process and l.process.poll() is None]
+        found += [f"libvirtd {daemon.side}" for daemon in self if daemon.process and daemon.process.poll() is None]
         found += [str(self.root)] if self.root.exists() else []
         return found

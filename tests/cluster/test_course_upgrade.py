@@ -1,17 +1,18 @@
 """The portal's course upgrade moves hosts between daemons as a chain of Builds, the page never waiting."""
 
+import itertools
 import subprocess
 import time
 
 import pytest
-from django.contrib.auth.models import Group as AuthGroup
 from django.urls import reverse
 
 from daemon.cluster import dispatch
-from projects import course_upgrade
-from projects.choices import Action, BuildStatus
+from projects import actions, course_upgrade
+from projects.choices import MIGRATION_SIDES, Action, BuildStatus
 from projects.courses import CourseInputs
-from projects.models import Course, Host
+from projects.models import Host
+from tests.factories import instructor, make_course
 
 MASTER = """switch lan { }
 host pc {
@@ -33,22 +34,20 @@ def inputs(service_host):
 def course(cluster, templates, django_user_model):
     """A course of one group whose host `pc` is built on alpha; beta is up too."""
     a, b = cluster.start("alpha"), cluster.start("beta")
-    owner = django_user_model.objects.create_user("teacher")
-    owner.groups.add(AuthGroup.objects.get_or_create(name="instructors")[0])
-    course = Course.objects.create(name="Lab", short_name=f"lab{cluster.tag}", owner=owner)
-    course.apply(inputs(a))
+    course = make_course(instructor("teacher"), short_name=f"lab{cluster.tag}", name="Lab", inputs=inputs(a))
     project = course.groups.get().project
-    built = dispatch.follow(dispatch.build_projects([project], cluster.conf), cluster.conf)
+    built = dispatch.follow(actions.build_projects([project], cluster.conf), cluster.conf)
     assert [b.status for b in built] == [BuildStatus.SUCCEEDED], [b.error for b in built]
     # libvirt's test driver keeps volumes in memory; an export reads the disk file qemu:///system would have made.
     disk = cluster.root / "alpha" / "projects" / project.name / "pc.qcow2"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", templates["tiny"].image, "-F", "raw",
-                    str(disk)], check=True)
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-b", templates["tiny"].image, "-F", "raw", str(disk)], check=True
+    )
     return course, project, a, b
 
 
 def chain(builds):
-    return [(b.action, b.service_host, b.options.get("side", "")) for b in builds]
+    return [(b.action, b.service_host, MIGRATION_SIDES.get(b.action, "")) for b in builds]
 
 
 def test_a_course_upgrade_moves_a_host_cold_without_the_page_waiting(course, cluster):
@@ -57,12 +56,16 @@ def test_a_course_upgrade_moves_a_host_cold_without_the_page_waiting(course, clu
     builds = course_upgrade.upgrade(course, inputs(b))
     assert time.monotonic() - started < 1.5  # less than one daemon_wait: nothing was followed
     assert all(x.status in (BuildStatus.QUEUED, BuildStatus.RUNNING) for x in builds)
-    assert chain(builds) == [(Action.MIGRATE, a, "out"), (Action.UPGRADE, a, ""), (Action.UPGRADE, b, ""),
-                             (Action.MIGRATE, b, "in")]
+    assert chain(builds) == [
+        (Action.MIGRATE_OUT, a, "out"),
+        (Action.UPGRADE, a, ""),
+        (Action.UPGRADE, b, ""),
+        (Action.MIGRATE_IN, b, "in"),
+    ]
 
     done = dispatch.follow(builds, cluster.conf)
     assert [x.status for x in done] == [BuildStatus.SUCCEEDED] * 4, [x.error for x in done]
-    assert [x.started_at < y.started_at for x, y in zip(done, done[1:])] == [True] * 3  # one after another
+    assert [x.started_at < y.started_at for x, y in itertools.pairwise(done)] == [True] * 3  # one after another
     host = Host.objects.get(project__name=project.name, name="pc")
     assert (host.service_host, host.state) == (b, "stopped")
     assert (cluster.root / "beta" / "projects" / project.name / "pc.base.qcow2").exists()
@@ -83,9 +86,13 @@ def test_the_draft_page_shows_the_move_and_apply_as_upgrade_queues_it(course, cl
     response = client.post(reverse("course_draft_upgrade", args=[course.short_name, draft.pk]), follow=True)
     assert time.monotonic() - started < 1.5
     assert "Applied; 4 upgrade jobs queued." in response.content.decode()
-    builds = list(project.builds.filter(action__in=[Action.MIGRATE, Action.UPGRADE]).order_by("pk"))
-    assert chain(builds) == [(Action.MIGRATE, a, "out"), (Action.UPGRADE, a, ""), (Action.UPGRADE, b, ""),
-                             (Action.MIGRATE, b, "in")]
+    builds = list(project.builds.filter(action__in=[*MIGRATION_SIDES, Action.UPGRADE]).order_by("pk"))
+    assert chain(builds) == [
+        (Action.MIGRATE_OUT, a, "out"),
+        (Action.UPGRADE, a, ""),
+        (Action.UPGRADE, b, ""),
+        (Action.MIGRATE_IN, b, "in"),
+    ]
     assert [x.status for x in dispatch.follow(builds, cluster.conf)] == [BuildStatus.SUCCEEDED] * 4
     assert Host.objects.get(project__name=project.name, name="pc").service_host == b
 
@@ -102,8 +109,10 @@ def test_a_step_that_fails_fails_every_build_after_it(course, cluster):
     for later in done[1:]:
         assert later.error == f"not run: export pc from {a} failed: host pc is not on {a}"
         assert later.started_at is None
-    assert not cluster.redis.exists(f"rq:job:build-{done[-1].pk}") or \
-        cluster.redis.hget(f"rq:job:build-{done[-1].pk}", "status") == b"canceled"
+    assert (
+        not cluster.redis.exists(f"rq:job:build-{done[-1].pk}")
+        or cluster.redis.hget(f"rq:job:build-{done[-1].pk}", "status") == b"canceled"
+    )
 
 
 def test_a_daemon_that_dies_during_the_chain_fails_its_step_and_the_rest(course, cluster):
@@ -120,6 +129,6 @@ def test_the_page_refuses_a_move_towards_a_dead_daemon(course, cluster):
     course, project, a, b = course
     cluster.kill(b)
     time.sleep(1.6)  # heartbeat_ttl: beta is dead
-    with pytest.raises(course_upgrade.Refused, match=f"service host {b} has no live daemon"):
+    with pytest.raises(course_upgrade.UpgradeRefused, match=f"service host {b} has no live daemon"):
         course_upgrade.upgrade(course, inputs(b))
-    assert not project.builds.filter(action=Action.MIGRATE).exists()
+    assert not project.builds.filter(action__in=MIGRATION_SIDES).exists()

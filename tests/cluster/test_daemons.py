@@ -4,23 +4,15 @@ import json
 import time
 from datetime import timedelta
 
+from daemon.cluster import builds, dispatch, heartbeat, signing
 from projects.choices import Action, BuildStatus
 from projects.cli import main
-from projects.models import Build, Project
-
-from daemon.cluster import dispatch
-from daemon.cluster import heartbeat
-from daemon.cluster import signing
+from projects.models import Build
+from tests.factories import make_project, one_host
 
 
 def project_on(service_host, name="solo"):
-    spec = {"name": name, "global_settings": {}, "switches": {},
-            "hosts": {"h1": {"name": "h1", "template": "tiny", "memory": 128 << 20, "size": None, "free_space": None,
-                             "vcpus": 1, "virtualization": None, "hvm": False, "lvm": False, "lvm_vg": None,
-                             "filepath": None, "nameserver": None, "interfaces": [], "users": {},
-                             "root_passwd": None, "vncpasswd": None, "vncdisplay": None,
-                             "service_host": service_host, "plugins": {}, "settings": {}, "position": None}}}
-    return Project.objects.create(name=name, source_name=f"{name}.mln", source="", spec=spec)
+    return make_project(one_host(name, service_host=service_host), rows=False)
 
 
 def status_rows(capsys):
@@ -63,8 +55,8 @@ def test_a_queued_job_whose_daemon_died_is_failed_by_a_live_daemon(cluster, temp
     gone = cluster.start("gone")
     cluster.kill(gone)
     project = project_on(gone)
-    build = Build.objects.create(project=project, action=Action.BUILD, options={"service_host": gone})
-    signing.enqueue(build, cluster.conf)
+    build = builds.submit(project, Action.BUILD, gone)
+    build.enqueue(cluster.conf)
     Build.objects.filter(pk=build.pk).update(created_at=build.created_at - timedelta(seconds=10))
     deadline = time.monotonic() + 10
     while build.status == BuildStatus.QUEUED and time.monotonic() < deadline:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from daemon.agent.hypervisor import Hypervisor
-from projects.choices import Action, BuildStatus
+from projects.choices import MIGRATION_SIDES, BuildStatus
 from projects.cli import main
 from projects.models import Host, Project
 from templates_registry.models import Template
@@ -73,8 +73,9 @@ def pair():
 @pytest.fixture
 def lab(pair, cluster):
     """Daemons `left` and `right` on the pair, the real tiny template on the shared storage."""
-    subprocess.run([str(ROOT / "templates_registry" / "tiny" / "build.sh"), str(TEMPLATES)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [str(ROOT / "templates_registry" / "tiny" / "build.sh"), str(TEMPLATES)], check=True, capture_output=True
+    )
     san = pair.root / "san"
     (san / "templates").mkdir(parents=True)
     template = san / "templates" / "tiny.ext4"
@@ -83,10 +84,14 @@ def lab(pair, cluster):
     kernel = sorted(Path("/boot").glob("vmlinuz-*"))[-1]
     names = {}
     for libvirtd in pair:
-        names[libvirtd.side] = cluster.start(libvirtd.side, extra=(
-            f"libvirt_uri \"{libvirtd.uri}\"\nmigration_uri {libvirtd.migration_uri}\n"
-            f"san_path {san}\nprojects {san / 'projects'}\nkernel {kernel}\n"
-            f"initrd {TEMPLATES / 'tiny-initrd.img'}\nguest_memory 2G\n"))
+        names[libvirtd.side] = cluster.start(
+            libvirtd.side,
+            extra=(
+                f'libvirt_uri "{libvirtd.uri}"\nmigration_uri {libvirtd.migration_uri}\n'
+                f"san_path {san}\nprojects {san / 'projects'}\nkernel {kernel}\n"
+                f"initrd {TEMPLATES / 'tiny-initrd.img'}\nguest_memory 2G\n"
+            ),
+        )
     return (names["left"], names["right"]), san
 
 
@@ -106,8 +111,10 @@ def wait_for(path, pattern, timeout=BOOT_TIMEOUT):
     deadline = time.monotonic() + timeout
     while not (path.exists() and re.search(pattern, path.read_text(errors="replace"))):
         if time.monotonic() > deadline:
-            pytest.fail(f"no {pattern!r} in {path} in {timeout} s:\n"
-                        + (path.read_text(errors="replace")[-3000:] if path.exists() else "(no log)"))
+            pytest.fail(
+                f"no {pattern!r} in {path} in {timeout} s:\n"
+                + (path.read_text(errors="replace")[-3000:] if path.exists() else "(no log)")
+            )
         time.sleep(1)
 
 
@@ -129,8 +136,9 @@ def test_a_running_guest_moves_live_to_another_libvirtd_without_rebooting(pair, 
     capsys.readouterr()
     moved = project_file(tmp_path / "moved.mln", right, san)
     assert main(["upgrade", "-f", str(moved), "--dry-run"]) == 0
-    assert f"lab: move web: {left} -> {right}, live (peer to peer, disks on {san})" in \
-        capsys.readouterr().out.splitlines()
+    assert (
+        f"lab: move web: {left} -> {right}, live (peer to peer, disks on {san})" in capsys.readouterr().out.splitlines()
+    )
     started = time.monotonic()
     assert main(["upgrade", "-f", str(moved)]) == 0
     print(f"mln upgrade moved the guest live in {time.monotonic() - started:.1f} s")
@@ -157,9 +165,11 @@ def test_a_running_guest_moves_live_to_another_libvirtd_without_rebooting(pair, 
     assert (row.service_host, row.state) == (right, "running")
     project = Project.objects.get(name="lab")
     assert project.spec["hosts"]["web"]["service_host"] == right
-    moves = project.builds.filter(action=Action.MIGRATE).order_by("created_at")
-    assert [(m.service_host, m.options["side"], m.status) for m in moves] == \
-        [(left, "live", BuildStatus.SUCCEEDED), (right, "arrived", BuildStatus.SUCCEEDED)]
+    moves = project.builds.filter(action__in=MIGRATION_SIDES).order_by("created_at")
+    assert [(m.service_host, MIGRATION_SIDES[m.action], m.status) for m in moves] == [
+        (left, "live", BuildStatus.SUCCEEDED),
+        (right, "arrived", BuildStatus.SUCCEEDED),
+    ]
 
     # Left's libvirtd reaches right's over the veth, as the migration did (and the host's namespace does not).
     assert "right" in pair.left.in_netns("virsh", "-c", pair.right.migration_uri, "hostname")

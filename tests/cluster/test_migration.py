@@ -6,10 +6,10 @@ import tempfile
 
 import pytest
 
-from daemon.cluster import upgrade_plan
 from daemon.agent.hypervisor import LIVE_MIGRATION_FLAGS, Hypervisor, HypervisorError
+from daemon.cluster import upgrade_plan
 from projects import lang
-from projects.choices import Action, BuildStatus
+from projects.choices import MIGRATION_SIDES, BuildStatus
 from projects.cli import main
 from projects.models import Host, Project
 
@@ -58,8 +58,10 @@ def lab(cluster, templates, tmp_path):
     # libvirt's test driver keeps volumes in memory; qemu:///system would have written these files.
     for host, byte in (("web", "0x5a"), ("db", "0xa5")):
         disk = cluster.root / "alpha" / "projects" / "lab" / f"{host}.qcow2"
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", templates["tiny"].image, "-F", "raw",
-                        str(disk)], check=True)
+        subprocess.run(
+            ["qemu-img", "create", "-q", "-f", "qcow2", "-b", templates["tiny"].image, "-F", "raw", str(disk)],
+            check=True,
+        )
         subprocess.run(["qemu-io", "-c", f"write -P {byte} 1M 2M", str(disk)], check=True, capture_output=True)
     return a, b, project
 
@@ -70,8 +72,9 @@ def test_the_plan_names_the_move_and_why_it_is_cold(lab, tmp_path, capsys):
     assert main(["upgrade", "-f", str(write(tmp_path / "new.mln", web=b, db=a, memory="256M")), "--dry-run"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert "lab: change web: memory 128M -> 256M (redefined, from the next start)" in out
-    assert any(line.startswith(f"lab: move web: {a} -> {b}, cold (libvirt's TEST driver cannot migrate")
-               for line in out), out
+    assert any(
+        line.startswith(f"lab: move web: {a} -> {b}, cold (libvirt's TEST driver cannot migrate") for line in out
+    ), out
     assert Project.objects.get(name="lab").spec["hosts"]["web"]["service_host"] == a  # a dry run changes nothing
 
 
@@ -85,32 +88,45 @@ def test_cold_migration_moves_a_project_to_another_daemon_with_nothing_lost(lab,
     after = {h.name: h for h in Host.objects.filter(project=project)}
     for name, row in before.items():
         assert after[name].service_host == b
-        assert (after[name].template, after[name].memory, after[name].addresses, after[name].vnc_password) == \
-            (row.template, row.memory, row.addresses, row.vnc_password)
+        assert (after[name].template, after[name].memory, after[name].addresses, after[name].vnc_password) == (
+            row.template,
+            row.memory,
+            row.addresses,
+            row.vnc_password,
+        )
         assert after[name].state == "stopped"  # defined on beta, as it was on alpha
         # The disk beta's overlay stands on holds exactly what alpha's held.
         assert content(cluster.root / "beta" / "projects" / "lab" / f"{name}.base.qcow2") == disks[name]
         export = cluster.transfer / f"lab.{name}"
         assert subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=export, capture_output=True).returncode == 0
     assert not (cluster.root / "alpha" / "projects" / "lab").exists()  # nothing left behind on alpha
-    moves = project.builds.filter(action=Action.MIGRATE)
-    assert sorted((m.service_host, m.options["side"], m.status) for m in moves) == \
-        sorted([(a, "out", BuildStatus.SUCCEEDED)] * 2 + [(b, "in", BuildStatus.SUCCEEDED)] * 2)
+    moves = project.builds.filter(action__in=MIGRATION_SIDES)
+    assert sorted((m.service_host, MIGRATION_SIDES[m.action], m.status) for m in moves) == sorted(
+        [(a, "out", BuildStatus.SUCCEEDED)] * 2 + [(b, "in", BuildStatus.SUCCEEDED)] * 2
+    )
 
 
 def live_facts(hypervisor="QEMU", san="/mnt/san", projects="/mnt/san/projects"):
-    return {"hypervisor": hypervisor, "migration_uri": "qemu+tcp://x/system", "san_path": san,
-            "projects": projects, "lvm_vg": "vmgroup"}
+    return {
+        "hypervisor": hypervisor,
+        "migration_uri": "qemu+tcp://x/system",
+        "san_path": san,
+        "projects": projects,
+        "lvm_vg": "vmgroup",
+    }
 
 
-@pytest.mark.parametrize("host, facts, mode, why", [
-    ({"filepath": "/mnt/san/lab"}, {}, "live", "peer to peer, disks on /mnt/san"),
-    ({"lvm": True}, {}, "live", "peer to peer"),
-    ({}, {}, "cold", "its disk is not on shared storage"),
-    ({"filepath": "/mnt/san/lab"}, {"san": ""}, "cold", "no san_path common"),
-    ({"filepath": "/mnt/san/lab"}, {"projects": "/var/lib/mln"}, "cold", "projects folders are not one folder"),
-    ({"filepath": "/mnt/san/lab"}, {"hypervisor": "TEST"}, "cold", "TEST driver cannot migrate"),
-])
+@pytest.mark.parametrize(
+    "host, facts, mode, why",
+    [
+        ({"filepath": "/mnt/san/lab"}, {}, "live", "peer to peer, disks on /mnt/san"),
+        ({"lvm": True}, {}, "live", "peer to peer"),
+        ({}, {}, "cold", "its disk is not on shared storage"),
+        ({"filepath": "/mnt/san/lab"}, {"san": ""}, "cold", "no san_path common"),
+        ({"filepath": "/mnt/san/lab"}, {"projects": "/var/lib/mln"}, "cold", "projects folders are not one folder"),
+        ({"filepath": "/mnt/san/lab"}, {"hypervisor": "TEST"}, "cold", "TEST driver cannot migrate"),
+    ],
+)
 def test_live_where_both_hypervisors_can_and_the_disks_are_shared(host, facts, mode, why):
     live = {"one": live_facts(), "two": live_facts(**facts)}
     got_mode, reason = upgrade_plan.migration_mode(host, "one", "two", live, "running")
@@ -119,8 +135,10 @@ def test_live_where_both_hypervisors_can_and_the_disks_are_shared(host, facts, m
 
 def test_a_stopped_host_moves_cold():
     live = {"one": live_facts(), "two": live_facts()}
-    assert upgrade_plan.migration_mode({"filepath": "/mnt/san/x"}, "one", "two", live, "stopped") == \
-        ("cold", "the host is not running")
+    assert upgrade_plan.migration_mode({"filepath": "/mnt/san/x"}, "one", "two", live, "stopped") == (
+        "cold",
+        "the host is not running",
+    )
 
 
 def test_the_live_migration_call_reaches_libvirt_peer_to_peer(libvirt_test_default):
@@ -169,5 +187,5 @@ def test_a_course_offers_the_plan_of_its_new_version(db, django_user_model, tmp_
     course.apply(CourseInputs("oscourse.mln", {"oscourse.mln": OSCOURSE}, "t.csv", table))
     bigger = OSCOURSE.replace("memory 128M", "memory 512M")
     plans = course.upgrade_plans(CourseInputs("oscourse.mln", {"oscourse.mln": bigger}, "t.csv", table))
-    (name, plan), = plans.items()
+    ((name, plan),) = plans.items()
     assert plan.lines() == [f"{name}: change ubuntu: memory 128M -> 512M (redefined, from the next start)"]

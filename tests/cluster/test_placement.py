@@ -5,27 +5,30 @@ import json
 import pytest
 
 from daemon import conf as mlnconf
-from daemon.cluster import dispatch
-from daemon.cluster import heartbeat
-from daemon.cluster import placement
+from daemon.cluster import dispatch, heartbeat
+from projects import actions, placement
 from projects.choices import BuildStatus, ProjectState
 from projects.cli import main
 from projects.courses import expand_course
 from projects.models import Host, Project
 from projects.variable_table import read_table
-
-from ..projects.conftest import OSCOURSE, table_bytes
+from tests.factories import OSCOURSE, make_project, one_host, table_bytes
 
 
 def course_projects(groups):
-    table = read_table("groups.csv", table_bytes(["gnum", "userpasswd", "rpasswd", "vncpasswd"],
-                                                 *[[f"{n:02d}", "@random", "@random", "@random"]
-                                                   for n in range(1, groups + 1)]))
+    table = read_table(
+        "groups.csv",
+        table_bytes(
+            ["gnum", "userpasswd", "rpasswd", "vncpasswd"],
+            *[[f"{n:02d}", "@random", "@random", "@random"] for n in range(1, groups + 1)],
+        ),
+    )
     expansion = expand_course("oscourse", "oscourse.mln", {"oscourse.mln": OSCOURSE}, table)
     projects = []
     for group in expansion.groups:
-        project = Project.objects.create(name=group.project, source_name=group.source_name, source=group.source,
-                                         spec=group.spec.to_dict())
+        project = Project.objects.create(
+            name=group.project, source_name=group.source_name, source=group.source, spec=group.spec.to_dict()
+        )
         Host.objects.bulk_create(r for r in project.derived_rows() if isinstance(r, Host))
         projects.append(project)
     return projects
@@ -34,7 +37,7 @@ def course_projects(groups):
 def test_a_course_is_spread_over_the_daemons_and_built_there(cluster, templates, capsys):
     a, b = cluster.start("alpha"), cluster.start("beta")
     projects = course_projects(6)
-    builds = dispatch.build_projects(projects, cluster.conf)
+    builds = actions.build_projects(projects, cluster.conf)
     dispatch.follow(builds, cluster.conf)
     assert all(b.status == BuildStatus.SUCCEEDED for b in builds), [b.error for b in builds]
     where = {p.name: Project.objects.get(pk=p.pk).spec["hosts"]["ubuntu"]["service_host"] for p in projects}
@@ -62,8 +65,11 @@ def test_a_pinned_host_goes_to_its_daemon_and_the_least_loaded_daemon_takes_the_
 def test_no_daemon_with_enough_memory_is_a_clear_error(cluster, templates):
     alpha = cluster.start("alpha", extra="guest_memory 300M\n")
     projects = course_projects(2)
-    with pytest.raises(placement.PlacementError, match=rf"project oscourse-1: its hosts without a service_host together "
-                                                       rf"ask 384 MiB of memory, more than {alpha} could ever offer \(300 MiB\)"):
+    with pytest.raises(
+        placement.PlacementError,
+        match=rf"project oscourse-1: its hosts without a service_host together "
+        rf"ask 384 MiB of memory, more than {alpha} could ever offer \(300 MiB\)",
+    ):
         placement.place(projects, heartbeat.live(cluster.redis), cluster.conf)
 
 
@@ -84,14 +90,14 @@ def test_mln_build_places_unpinned_hosts_on_a_live_daemon_and_a_rebuild_keeps_th
     assert main(["build", "-f", str(path)]) == 0
     project = Project.objects.get(name="cliplaced")
     assert project.spec["hosts"]["solo"]["service_host"] == beta
-    assert project.builds.get().options["service_host"] == beta  # built by beta's daemon, not in-process
+    assert project.builds.get().service_host == beta  # built by beta's daemon, not in-process
     assert Host.objects.get(project=project).service_host == beta
 
     cluster.start("gamma", extra="guest_memory 8G\n")
     assert main(["build", "-r", "-f", str(path)]) == 0
     project.refresh_from_db()
     assert project.spec["hosts"]["solo"]["service_host"] == beta
-    assert {b.options["service_host"] for b in project.builds.all()} == {beta}
+    assert {b.service_host for b in project.builds.all()} == {beta}
 
 
 # --- only built projects hold memory; no host may ask more than a daemon could ever offer --------
@@ -99,11 +105,7 @@ def test_mln_build_places_unpinned_hosts_on_a_live_daemon_and_a_rebuild_keeps_th
 
 def pinned_draft(name, service_host, memory, state=ProjectState.NEW):
     """A project saved (as an upload or a failed build leaves it) whose one host is pinned."""
-    spec = {"name": name, "global_settings": {}, "switches": {},
-            "hosts": {"big": {"name": "big", "template": "tiny", "memory": memory, "service_host": service_host}}}
-    project = Project.objects.create(name=name, source_name=f"{name}.mln", source="", spec=spec, state=state)
-    Host.objects.bulk_create(r for r in project.derived_rows() if isinstance(r, Host))
-    return project
+    return make_project(one_host(name, host="big", memory=memory, service_host=service_host), state=state)
 
 
 def test_a_pinned_project_never_built_does_not_block_other_builds(cluster, templates):
@@ -111,7 +113,7 @@ def test_a_pinned_project_never_built_does_not_block_other_builds(cluster, templ
     for state in (ProjectState.NEW, ProjectState.FAILED, ProjectState.REMOVED):
         pinned_draft(f"huge-{state}", alpha, 999999 << 30, state)
     projects = course_projects(2)
-    builds = dispatch.follow(dispatch.build_projects(projects, cluster.conf), cluster.conf)
+    builds = dispatch.follow(actions.build_projects(projects, cluster.conf), cluster.conf)
     assert [b.status for b in builds] == [BuildStatus.SUCCEEDED] * 2, [b.error for b in builds]
 
 
@@ -128,8 +130,9 @@ def test_a_pinned_host_asking_more_than_its_daemon_could_ever_offer_is_refused(d
     live = {"alpha": {"guest_memory": None, "memory": 4 << 30, "free_memory": 3 << 30}}
     with pytest.raises(placement.PlacementError) as refused:
         placement.place([project], live, mlnconf.load())
-    assert str(refused.value) == ("project huge: host big asks 1023998976 MiB of memory, more than alpha could "
-                                  "ever offer (4096 MiB)")
+    assert str(refused.value) == (
+        "project huge: host big asks 1023998976 MiB of memory, more than alpha could ever offer (4096 MiB)"
+    )
 
 
 def test_unpinned_hosts_asking_more_than_any_daemon_could_ever_offer_are_refused(db):
@@ -137,5 +140,7 @@ def test_unpinned_hosts_asking_more_than_any_daemon_could_ever_offer_are_refused
     live = {"alpha": {"guest_memory": 256 << 20}, "beta": {"guest_memory": 300 << 20}}
     with pytest.raises(placement.PlacementError) as refused:
         placement.place(projects, live, mlnconf.load())
-    assert str(refused.value) == (f"project {projects[0].name}: its hosts without a service_host together ask "
-                                  "384 MiB of memory, more than beta could ever offer (300 MiB)")
+    assert str(refused.value) == (
+        f"project {projects[0].name}: its hosts without a service_host together ask "
+        "384 MiB of memory, more than beta could ever offer (300 MiB)"
+    )

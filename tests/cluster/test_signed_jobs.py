@@ -4,15 +4,14 @@ import time
 
 import pytest
 
-from daemon.cluster import signing
+from daemon.cluster import builds, signing
 from projects.choices import Action, BuildStatus
-from projects.models import Build
 
 from .test_daemons import project_on
 
 
 def queued(project, service_host):
-    return Build.objects.create(project=project, action=Action.BUILD, options={"service_host": service_host})
+    return builds.submit(project, Action.BUILD, service_host)
 
 
 def wait_ended(build, seconds=15):
@@ -32,13 +31,13 @@ def daemon(cluster, templates):
 
 def test_a_signed_job_runs(cluster, daemon):
     build = queued(project_on(daemon), daemon)
-    signing.enqueue(build, cluster.conf)
+    build.enqueue(cluster.conf)
     assert wait_ended(build).status == BuildStatus.SUCCEEDED, build.error
 
 
 def test_an_unsigned_job_is_refused_and_its_build_failed(cluster, daemon):
     build = queued(project_on(daemon), daemon)
-    signing.queue(daemon).enqueue("daemon.jobs.run", build.pk)  # what RQ would run, were it not refused
+    signing.queue(daemon).enqueue("daemon.cluster.runner.run", build.pk)  # what RQ would run, were it not refused
     assert wait_ended(build).status == BuildStatus.FAILED
     assert build.error.startswith(f"refused by the daemon of {daemon}: unsigned job")
     assert not build.project.hosts.exists()
@@ -64,8 +63,9 @@ def test_a_job_signed_with_another_secret_is_refused(cluster, daemon):
 
 def test_a_job_from_an_address_daemon_allow_does_not_admit_is_refused(cluster, daemon):
     build = queued(project_on(daemon), daemon)
-    signing.queue(daemon).enqueue(signing.ENTRY_POINT, signing.seal(build.pk, daemon, cluster.conf,
-                                                                   submitter="10.9.8.7"))
+    signing.queue(daemon).enqueue(
+        signing.ENTRY_POINT, signing.seal(build.pk, daemon, cluster.conf, submitter="10.9.8.7")
+    )
     assert wait_ended(build).status == BuildStatus.FAILED
     assert "submitter 10.9.8.7 is not admitted by daemon_allow (127.0.0.1 192.168.10.*)" in build.error
 
@@ -97,7 +97,7 @@ def test_a_pickled_job_is_never_unpickled(cluster, daemon, tmp_path):
     # RQ's default serializer: loading this job would run `touch`, before any check.
     Queue(f"mln.{daemon}", connection=cluster.redis).enqueue("os.system", f"touch {marker}")
     build = queued(project_on(daemon, "after"), daemon)
-    signing.enqueue(build, cluster.conf)
+    build.enqueue(cluster.conf)
     assert wait_ended(build).status == BuildStatus.SUCCEEDED  # the daemon went on past it
     assert not marker.exists()
 
@@ -106,7 +106,7 @@ def test_verify_names_the_reason_without_a_daemon(cluster):
     conf = cluster.conf
     envelope = signing.seal(7, "x", conf, submitter="127.0.0.1")
     assert signing.verify(envelope, conf, "mln.x") == 7
-    with pytest.raises(signing.Refused, match="not one a daemon runs"):
+    with pytest.raises(signing.JobRefused, match="not one a daemon runs"):
         bad = {**envelope, "function": "os.system"}
         bad["signature"] = signing.signature(bad, signing.secret(conf))
         signing.verify(bad, conf, "mln.x")

@@ -11,8 +11,6 @@ import pytest
 
 from daemon import conf as mlnconf
 from daemon.agent.hypervisor import Hypervisor
-from projects.lang.spec import HostSpec, InterfaceSpec, Position, ProjectSpec, SwitchSpec
-from projects.models import Project
 from templates_registry.models import Template
 
 
@@ -50,23 +48,3 @@ def tiny(tmp_path, db):
     image.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["qemu-img", "create", "-q", "-f", "raw", str(image), "16M"], check=True)
     return Template.register(image, name="tiny", boot="pv")
-
-
-def ldaptest(template="tiny", nat=False):
-    """The article's Listing 1, as build_spec makes it, with a registered template."""
-    here = lambda line: Position("ldaptest.mln", line, 1)  # noqa: E731
-    client = HostSpec("ldapclient", template=template, memory=128 << 20, size=2 << 30, virtualization="xen",
-                      lvm=True, nameserver="10.0.0.15", users={"kyrre": "l47/Y.NtB9p7w"}, position=here(6),
-                      interfaces=[InterfaceSpec("eth0", switch="LDAPlan", address="dhcp")])
-    server = HostSpec("ldapserver", template=template, memory=256 << 20, size=2 << 30, virtualization="xen",
-                      lvm=True, nameserver="10.0.0.15", position=here(22),
-                      interfaces=[InterfaceSpec("eth0", switch="LDAPlan", address="10.0.0.2",
-                                                netmask="255.255.255.0", gateway="10.0.0.1")])
-    return ProjectSpec("ldaptest", hosts={"ldapclient": client, "ldapserver": server},
-                       switches={"LDAPlan": SwitchSpec("LDAPlan", nat=nat, position=here(38))})
-
-
-def save_project(spec, source="global { project ldaptest }\n"):
-    project, _ = Project.objects.update_or_create(
-        name=spec.name, defaults={"source_name": f"{spec.name}.mln", "source": source, "spec": spec.to_dict()})
-    return project

@@ -1,20 +1,16 @@
 """Building a project on libvirt's test driver: what libvirt holds afterwards."""
 
-
 import pytest
 
-from daemon import jobs
 from daemon.agent import libvirt_xml
+from daemon.cluster import builds, runner
 from projects.choices import Action, BuildStatus, EventLevel, HostState, ProjectState
-from projects.models import Build
-
-from .conftest import ldaptest, save_project
+from tests.factories import ldaptest, save_project
 
 
 def run(project, action, conf, host_name="", progress=None, **options):
-    build = Build.objects.create(project=project, action=action, host_name=host_name,
-                                 options={"service_host": "localhost", **options})
-    return jobs.run(build.pk, conf=conf, progress=progress)
+    build = builds.submit(project, action, "localhost", host_name=host_name, options=options)
+    return runner.run(build, conf, progress=progress)
 
 
 def built(hypervisor):
@@ -91,7 +87,9 @@ def test_a_build_killed_half_way_is_finished_by_the_next_one(libvirt_test, mln_c
     assert again.status == BuildStatus.SUCCEEDED
     killed = project.builds.exclude(pk=again.pk).get()
     assert (killed.status, killed.error) == (
-        BuildStatus.FAILED, f"interrupted: the process running it stopped; build {again.pk} took over")
+        BuildStatus.FAILED,
+        f"interrupted: the process running it stopped; build {again.pk} took over",
+    )
     objects, _macs, _passwords = built(libvirt_test)
     assert objects.domains == ["ldaptest.ldapclient", "ldaptest.ldapserver"]
     assert objects.volumes == ["ldapclient.qcow2", "ldapserver.qcow2"]

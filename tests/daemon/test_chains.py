@@ -10,12 +10,10 @@ from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from daemon.cluster import chains
-from daemon.cluster import dispatch
+from daemon.cluster import chains, dispatch
 from projects.choices import Action, BuildStatus
 from projects.models import Build
-
-from .conftest import ldaptest, save_project
+from tests.factories import ldaptest, save_project
 
 
 @pytest.fixture
@@ -27,24 +25,28 @@ def service_hosts():
 
 
 def two_steps(service_hosts):
-    return [chains.Step("export web from one", Action.MIGRATE, service_hosts[0], "web", {"side": "out"}),
-            chains.Step("import web on two", Action.MIGRATE, service_hosts[1], "web", {"side": "in"})]
+    return [
+        chains.Step("export web from one", Action.MIGRATE_OUT, service_hosts[0], "web"),
+        chains.Step("import web on two", Action.MIGRATE_IN, service_hosts[1], "web"),
+    ]
 
 
 def status(build):
-    return Job.fetch(f"build-{build.pk}", connection=django_rq.get_connection("default"),
-                     serializer=JSONSerializer).get_status()
+    return Job.fetch(
+        f"build-{build.pk}", connection=django_rq.get_connection("default"), serializer=JSONSerializer
+    ).get_status()
 
 
 def test_a_later_step_waits_deferred_and_is_cancelled_when_the_one_before_fails(db, mln_conf, service_hosts):
     first, second = chains.create(save_project(ldaptest()), two_steps(service_hosts), mln_conf)
     chains.enqueue([first, second], mln_conf)
     assert (status(first), status(second)) == ("queued", "deferred")
-    first.fail("the disk is gone")
-    assert chains.fail_later(first, "the disk is gone") == [second]
+    first.fail("the disk is gone")  # fails the rest of its chain too
     second.refresh_from_db()
-    assert (second.status, second.error) == \
-        (BuildStatus.FAILED, "not run: export web from one failed: the disk is gone")
+    assert (second.status, second.error) == (
+        BuildStatus.FAILED,
+        "not run: export web from one failed: the disk is gone",
+    )
     assert status(second) == "canceled"
 
 

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from projects.cli import main
-
-from .conftest import ldaptest, save_project
+from tests.factories import ldaptest, save_project
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "lang" / "cases"  # the article's listings, copied in
 LDAPTEST = """global { project ldaptest }
@@ -90,8 +89,9 @@ def test_errors_are_one_line_with_exit_1(libvirt_test, mln_conf, tiny, tmp_path,
     assert (status, err) == (1, "mln: error: project ldaptest has no host nosuch\n")
 
 
-def test_the_p_option_before_the_verb_moves_the_projects_folder(libvirt_test, mln_conf, tiny, ldaptest_file,
-                                                                 tmp_path, capsys):
+def test_the_p_option_before_the_verb_moves_the_projects_folder(
+    libvirt_test, mln_conf, tiny, ldaptest_file, tmp_path, capsys
+):
     assert mln(capsys, "-P", str(tmp_path / "elsewhere"), "build", "-f", str(ldaptest_file))[0] == 0
     assert (tmp_path / "elsewhere" / "ldaptest" / "ldapserver.seed.img").is_file()
 
@@ -119,8 +119,7 @@ def write(tmp_path):
     return path
 
 
-def test_the_articles_listing_1_builds_unchanged_but_for_its_templates(libvirt_test, mln_conf, tiny, tmp_path,
-                                                                       capsys):
+def test_the_articles_listing_1_builds_unchanged_but_for_its_templates(libvirt_test, mln_conf, tiny, tmp_path, capsys):
     from templates_registry.models import Template
 
     for name in ("ubuntu-client.ext3", "ubuntu-ldap.ext3"):

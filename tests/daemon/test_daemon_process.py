@@ -22,15 +22,14 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
 
-from daemon.cluster import heartbeat
-from daemon.cluster import signing
+from daemon.cluster import heartbeat, signing
 from projects.choices import Action, BuildStatus, HostState, ProjectState
 from projects.cli import main
 from projects.models import Project
+from tests.factories import ldaptest, save_project
 
-from .conftest import ldaptest, save_project
-
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+# slow: `mln daemon` processes.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120), pytest.mark.slow]
 
 MLN = Path(sys.executable).parent / "mln"
 
@@ -44,11 +43,15 @@ class Daemon:
         self.conf = folder / "daemon.conf"
         self.conf.write_text(Path(mln_conf.path).read_text() + f"service_host {self.name}\n")
         self.log = folder / "daemon.log"
-        env = {**os.environ, "MLN_CONF": str(self.conf),
-               "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}"}
+        env = {
+            **os.environ,
+            "MLN_CONF": str(self.conf),
+            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        }
         with open(self.log, "w") as log:
-            self.process = subprocess.Popen([str(MLN), "daemon", "-D", str(folder / "daemon.pid")], env=env,
-                                            stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [str(MLN), "daemon", "-D", str(folder / "daemon.pid")], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         self.redis = django_rq.get_connection("default")
 
     def wait_alive(self, seconds=30):
@@ -117,8 +120,10 @@ def test_mln_build_for_another_service_host_is_run_by_its_daemon_and_followed(da
     assert "[8/8] define ldapserver: made" in out  # the daemon's events, followed from the database
     project = Project.objects.get(name="ldaptest")
     assert project.state == ProjectState.BUILT
-    assert host_states(project) == {"ldapclient": (HostState.STOPPED, daemon.name),
-                                    "ldapserver": (HostState.STOPPED, daemon.name)}
+    assert host_states(project) == {
+        "ldapclient": (HostState.STOPPED, daemon.name),
+        "ldapserver": (HostState.STOPPED, daemon.name),
+    }
     assert main(["start", "-p", "ldaptest", "-h", "ldapserver"]) == 0
     assert host_states(project)["ldapserver"] == (HostState.RUNNING, daemon.name)
     assert host_states(project)["ldapclient"] == (HostState.STOPPED, daemon.name)
@@ -153,8 +158,15 @@ def test_a_daemons_events_reach_the_projects_channel_layer_group(daemon):
             await layer.group_discard(f"project-{project.pk}", channel)
 
     build, message = async_to_sync(watch)()
-    assert message == {**message, "type": "build.event", "project": project.pk, "step": "define",
-                       "host": "ldapserver", "done": 8, "total": 8}
+    assert message == {
+        **message,
+        "type": "build.event",
+        "project": project.pk,
+        "step": "define",
+        "host": "ldapserver",
+        "done": 8,
+        "total": 8,
+    }
     build.refresh_from_db()
     assert build.status in (BuildStatus.RUNNING, BuildStatus.SUCCEEDED)  # the event comes before the end
     assert build.events.filter(seq=message["seq"], step="define", host_name="ldapserver").exists()

@@ -68,11 +68,16 @@ class Lab:
         self.folder, self.projects = folder, folder / "projects"
         kernel = sorted(Path("/boot").glob("vmlinuz-*"))[-1]
         self.conf = folder / "mln.conf"
-        self.conf.write_text(f"projects {self.projects}\nlibvirt_uri {URI}\nkernel {kernel}\n"
-                             f"initrd {TEMPLATES / 'tiny-initrd.img'}\nnat_pool 10.0.0.0/24\n")
+        self.conf.write_text(
+            f"projects {self.projects}\nlibvirt_uri {URI}\nkernel {kernel}\n"
+            f"initrd {TEMPLATES / 'tiny-initrd.img'}\nnat_pool 10.0.0.0/24\n"
+        )
         self.file = listing_1_with_tiny(folder)
-        self.env = {**os.environ, "MLN_CONF": str(self.conf),
-                    "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}"}
+        self.env = {
+            **os.environ,
+            "MLN_CONF": str(self.conf),
+            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        }
 
     def log(self, host):
         path = self.projects / "ldaptest" / f"{host}.console.log"
@@ -92,8 +97,11 @@ class Lab:
 
 def leftovers():
     """What libvirt, its configuration and the disk still hold of the project."""
-    listed = {"domains": virsh("list", "--all", "--name"), "networks": virsh("net-list", "--all", "--name"),
-              "pools": virsh("pool-list", "--all", "--name")}
+    listed = {
+        "domains": virsh("list", "--all", "--name"),
+        "networks": virsh("net-list", "--all", "--name"),
+        "pools": virsh("pool-list", "--all", "--name"),
+    }
     found = {kind: [n for n in text.split() if "ldaptest" in n] for kind, text in listed.items()}
     found["config"] = [str(p) for p in Path("/etc/libvirt").rglob("*ldaptest*")]
     return {kind: names for kind, names in found.items() if names}
@@ -123,8 +131,9 @@ def lab(django_db_setup, django_db_blocker):
         Hypervisor(URI).close()
     except HypervisorError as exc:
         pytest.skip(f"{URI} is not reachable (make libvirtd): {exc}")
-    subprocess.run([str(ROOT / "templates_registry" / "tiny" / "build.sh"), str(TEMPLATES)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [str(ROOT / "templates_registry" / "tiny" / "build.sh"), str(TEMPLATES)], check=True, capture_output=True
+    )
     # libvirt's qemu user must reach the guests' files: not pytest's 0700 tmp.
     folder = Path(tempfile.mkdtemp(prefix="qemu-e2e-", dir=ROOT / "var"))
     folder.chmod(0o755)
@@ -147,8 +156,13 @@ def lab(django_db_setup, django_db_blocker):
 
 def kill_mln_build_after(lab, line):
     """Runs `mln build` as a real process and SIGKILLs it once it has printed `line`."""
-    process = subprocess.Popen([str(MLN), "build", "-f", str(lab.file)], env=lab.env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(MLN), "build", "-f", str(lab.file)],
+        env=lab.env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     printed = []
     try:
         for output in process.stdout:
@@ -179,7 +193,12 @@ def test_a_real_mln_build_killed_half_way_is_finished_by_the_next_one(lab):
     assert objects.pools == ["mln.ldaptest"]
     assert [v for v in objects.volumes if v.endswith(".qcow2")] == ["ldapclient.qcow2", "ldapserver.qcow2"]
     assert sorted(p.name for p in (lab.projects / "ldaptest").iterdir()) == [
-        ".mln-project", "ldapclient.qcow2", "ldapclient.seed.img", "ldapserver.qcow2", "ldapserver.seed.img"]
+        ".mln-project",
+        "ldapclient.qcow2",
+        "ldapclient.seed.img",
+        "ldapserver.qcow2",
+        "ldapserver.seed.img",
+    ]
     assert [n for n in virsh("net-list", "--all", "--name").split() if "ldaptest" in n] == ["ldaptest.LDAPlan"]
 
 

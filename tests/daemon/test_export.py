@@ -9,11 +9,11 @@ import subprocess
 import pytest
 
 from daemon.agent import archive
-from projects import lang
+from projects import lang, project_import
 from projects.choices import Action, BuildStatus
 from templates_registry.models import file_sha256
+from tests.factories import ldaptest, save_project
 
-from .conftest import ldaptest, save_project
 from .test_build import run
 
 # The article's Listing 1 as the language reads it: an import rebuilds the spec from these blocks.
@@ -41,8 +41,7 @@ def materialize_disks(hypervisor, tiny):
     """The test driver keeps volumes in memory; qemu:///system would have written these overlays."""
     for volume in hypervisor.project_objects("ldaptest").volumes:
         path = hypervisor.volume_path("mln.ldaptest", volume)
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", tiny.image, "-F", "raw", path],
-                       check=True)
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", tiny.image, "-F", "raw", path], check=True)
 
 
 @pytest.fixture
@@ -60,8 +59,14 @@ def test_export_writes_a_self_contained_folder(exported):
     _project, folder = exported
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["SHA256SUMS", "export.json", "ldapclient.qcow2", "ldapserver.qcow2", "project.mln"]
-    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(folder / "ldapclient.qcow2")],
-                                     capture_output=True, text=True, check=True).stdout)
+    info = json.loads(
+        subprocess.run(
+            ["qemu-img", "info", "--output=json", str(folder / "ldapclient.qcow2")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert info["format"] == "qcow2" and "backing-filename" not in info
     assert json.loads((folder / "export.json").read_text())["disks"]["ldapserver"]["boot"] == "pv"
 
@@ -70,7 +75,7 @@ def test_export_remove_import_start_brings_the_guests_back(exported, libvirt_tes
     project, folder = exported
     run(project, Action.REMOVE, mln_conf)
     assert not libvirt_test.project_objects("ldaptest")
-    imported, previous = archive.project_from_folder("ldaptest", folder, mln_conf)
+    imported, previous = project_import.project_from_folder("ldaptest", folder, mln_conf)
     assert previous["state"] == "removed"
     assert imported.spec["hosts"]["ldapserver"]["memory"] == 256 << 20
     build = run(imported, Action.IMPORT, mln_conf, directory=str(folder))
@@ -89,7 +94,7 @@ def test_a_changed_file_is_refused_before_anything_is_made(exported, libvirt_tes
     with open(folder / "ldapserver.qcow2", "ab") as disk:
         disk.write(b"tampered")
     with pytest.raises(archive.ArchiveError, match="ldapserver.qcow2 does not match its SHA-256 sum"):
-        archive.project_from_folder("ldaptest", folder, mln_conf)
+        project_import.project_from_folder("ldaptest", folder, mln_conf)
     assert not libvirt_test.project_objects("ldaptest")
 
 

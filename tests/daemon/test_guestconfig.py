@@ -17,8 +17,10 @@ from daemon.agent.guest_config import GuestConfigError, hash_password, write_see
 from projects.lang.spec import HostSpec, InterfaceSpec, Position
 
 MAC = "52:54:00:12:34:56"
-SHA512 = ("$6$rounds=5000$usesomesillystri$D4IrlXatmP7rx3P3InaxBeoomnAihCKRVQP22JZ6EY47Wc6BkroIuUUBOov1i."
-          "S5KPgErtP/EN5mcO.ChWQW21")
+SHA512 = (
+    "$6$rounds=5000$usesomesillystri$D4IrlXatmP7rx3P3InaxBeoomnAihCKRVQP22JZ6EY47Wc6BkroIuUUBOov1i."
+    "S5KPgErtP/EN5mcO.ChWQW21"
+)
 
 
 def read_seed(path):
@@ -40,17 +42,24 @@ def read_seed(path):
 def ldapserver(**changes):
     """Listing 1's server, with a root password in plain text."""
     fields = dict(
-        name="ldapserver", nameserver="10.0.0.15", root_passwd="s3cret-root", users={"kyrre": "l47/Y.NtB9p7w"},
-        interfaces=[InterfaceSpec("eth0", switch="LDAPlan", address="10.0.0.2", netmask="255.255.255.0",
-                                  gateway="10.0.0.1")],
+        name="ldapserver",
+        nameserver="10.0.0.15",
+        root_passwd="s3cret-root",
+        users={"kyrre": "l47/Y.NtB9p7w"},
+        interfaces=[
+            InterfaceSpec("eth0", switch="LDAPlan", address="10.0.0.2", netmask="255.255.255.0", gateway="10.0.0.1")
+        ],
         position=Position("ldaptest.mln", 22, 1),
     )
     return HostSpec(**{**fields, **changes})
 
 
 def seed_of(tmp_path, host, macs=None, **kwargs):
-    return read_seed(write_seed("ldaptest", host, {"eth0": MAC} if macs is None else macs,
-                                tmp_path / f"{host.name}.seed.img", **kwargs))
+    return read_seed(
+        write_seed(
+            "ldaptest", host, {"eth0": MAC} if macs is None else macs, tmp_path / f"{host.name}.seed.img", **kwargs
+        )
+    )
 
 
 def test_seed_is_labelled_cidata_and_names_the_host(tmp_path):
@@ -64,12 +73,16 @@ def test_static_address_with_netmask_gateway_and_nameserver(tmp_path):
     _, seed = seed_of(tmp_path, ldapserver())
     assert seed["network-config"] == {
         "version": 2,
-        "ethernets": {"eth0": {
-            "match": {"macaddress": MAC}, "set-name": "eth0", "dhcp4": False,
-            "addresses": ["10.0.0.2/24"],
-            "routes": [{"to": "0.0.0.0/0", "via": "10.0.0.1"}],
-            "nameservers": {"addresses": ["10.0.0.15"]},
-        }},
+        "ethernets": {
+            "eth0": {
+                "match": {"macaddress": MAC},
+                "set-name": "eth0",
+                "dhcp4": False,
+                "addresses": ["10.0.0.2/24"],
+                "routes": [{"to": "0.0.0.0/0", "via": "10.0.0.1"}],
+                "nameservers": {"addresses": ["10.0.0.15"]},
+            }
+        },
     }
 
 
@@ -109,12 +122,15 @@ def test_plain_passwords_are_hashed_and_never_reach_the_image(tmp_path):
         assert plain.encode() not in image and plain.encode("utf-16-be") not in image
 
 
-@pytest.mark.parametrize("hashed", [
-    "l47/Y.NtB9p7w",  # the article's DES hash
-    "$1$saltsalt$qjXMvbEw8oaL.CzflDugX/",
-    "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZF4y7ibsG",
-    SHA512,
-])
+@pytest.mark.parametrize(
+    "hashed",
+    [
+        "l47/Y.NtB9p7w",  # the article's DES hash
+        "$1$saltsalt$qjXMvbEw8oaL.CzflDugX/",
+        "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZF4y7ibsG",
+        SHA512,
+    ],
+)
 def test_crypt_hashes_are_kept_as_they_are(tmp_path, hashed):
     _, seed = seed_of(tmp_path, ldapserver(root_passwd=hashed, users={}))
     assert seed["user-data"]["users"] == [{"name": "root", "lock_passwd": False, "hashed_passwd": hashed}]
@@ -130,7 +146,9 @@ def test_hash_password_matches_glibc_and_openssl():
         warnings.simplefilter("ignore", DeprecationWarning)
         import crypt
     hashed = hash_password("pa55word", salt="abcdefgh12345678")
-    assert hashed == crypt.crypt("pa55word", hashed) == guest_config.openssl_sha512_crypt("pa55word", "abcdefgh12345678")
+    assert (
+        hashed == crypt.crypt("pa55word", hashed) == guest_config.openssl_sha512_crypt("pa55word", "abcdefgh12345678")
+    )
 
 
 def test_same_host_gives_the_same_bytes_and_the_file_is_left_alone(tmp_path):
@@ -162,8 +180,11 @@ def test_sshkey_installs_the_key_files_content(tmp_path):
 
 def test_missing_key_file_is_an_error_naming_the_host(tmp_path):
     host = ldapserver(plugins={"sshkey": {"nagios": "/home/nagios/.ssh/pubkey.outgoing"}})
-    with pytest.raises(GuestConfigError, match=r"^host ldapserver .*sshkey for nagios: no such key file "
-                                               r"/home/nagios/.ssh/pubkey.outgoing"):
+    with pytest.raises(
+        GuestConfigError,
+        match=r"^host ldapserver .*sshkey for nagios: no such key file "
+        r"/home/nagios/.ssh/pubkey.outgoing",
+    ):
         write_seed("ldaptest", host, {}, tmp_path / "seed.img")
     assert not (tmp_path / "seed.img").exists()
 
@@ -175,8 +196,13 @@ def test_key_files_are_looked_up_inside_the_files_folder(tmp_path):
     _, seed = seed_of(tmp_path, ldapserver(plugins={"sshkey": {"root": "/keys/id.pub"}}), files_root=files)
     assert seed["user-data"]["users"][0]["ssh_authorized_keys"] == ["ssh-rsa AAAAB3Nza inside"]
     with pytest.raises(GuestConfigError, match="outside the files folder"):
-        write_seed("ldaptest", ldapserver(plugins={"sshkey": {"root": "../../etc/passwd"}}), {},
-                   tmp_path / "seed.img", files_root=files)
+        write_seed(
+            "ldaptest",
+            ldapserver(plugins={"sshkey": {"root": "../../etc/passwd"}}),
+            {},
+            tmp_path / "seed.img",
+            files_root=files,
+        )
 
 
 def test_apache_block_becomes_a_configuration_snippet(tmp_path):

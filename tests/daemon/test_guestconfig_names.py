@@ -13,8 +13,11 @@ from projects.lang.spec import HostSpec, InterfaceSpec, Position
 
 
 def host_with_interface(name):
-    return HostSpec(name="h", interfaces=[InterfaceSpec(name=name, address="10.0.0.2", netmask="255.255.255.0")],
-                    position=Position("m.mln", 3, 1))
+    return HostSpec(
+        name="h",
+        interfaces=[InterfaceSpec(name=name, address="10.0.0.2", netmask="255.255.255.0")],
+        position=Position("m.mln", 3, 1),
+    )
 
 
 @pytest.mark.parametrize("name", ["eth0: {}\n  evil", "eth0:", "a b", "- x", "x" * 16, ""])

@@ -15,8 +15,8 @@ from daemon.agent import storage
 from daemon.agent.plan import resource_problems
 from projects.choices import Action, BuildStatus, EventLevel
 from projects.lang import build_spec, loads
+from tests.factories import ldaptest, save_project
 
-from .conftest import ldaptest, save_project
 from .test_build import run
 
 
@@ -52,8 +52,12 @@ def test_a_filepath_outside_storage_roots_is_refused_naming_file_and_line(libvir
     spec = ldaptest()
     spec.hosts["ldapserver"].filepath = "/"  # with project `etc`, the old code made /etc the disks' folder
     build = run(save_project(spec), Action.BUILD, conf)
-    refused(build, libvirt_test, conf,
-            f"ldaptest.mln:22:1: host ldapserver: filepath / is not under a folder of storage_roots of {conf.path}")
+    refused(
+        build,
+        libvirt_test,
+        conf,
+        f"ldaptest.mln:22:1: host ldapserver: filepath / is not under a folder of storage_roots of {conf.path}",
+    )
 
 
 def test_without_storage_roots_no_filepath_is_allowed(libvirt_test, mln_conf, tiny, tmp_path):
@@ -94,9 +98,13 @@ def test_an_existing_folder_mln_did_not_make_is_refused_not_reused(libvirt_test,
     spec = ldaptest()
     spec.hosts["ldapserver"].filepath = str(roots)
     build = run(save_project(spec), Action.BUILD, conf)
-    refused(build, libvirt_test, conf,
-            f"ldaptest.mln:22:1: host ldapserver: filepath {roots}: {theirs} exists and was not made by MLN "
-            "for project ldaptest (it has no .mln-project naming it)")
+    refused(
+        build,
+        libvirt_test,
+        conf,
+        f"ldaptest.mln:22:1: host ldapserver: filepath {roots}: {theirs} exists and was not made by MLN "
+        "for project ldaptest (it has no .mln-project naming it)",
+    )
     assert sorted(p.name for p in theirs.iterdir()) == ["thesis.tex"]
 
 
@@ -116,14 +124,15 @@ def test_an_existing_project_folder_mln_did_not_make_is_refused(libvirt_test, co
     (theirs / "notes.txt").write_text("not MLN's")
     build = run(save_project(ldaptest()), Action.BUILD, conf)
     assert build.status == BuildStatus.FAILED
-    assert build.error == (f"project ldaptest: {theirs} exists and was not made by MLN for project ldaptest "
-                           "(it has no .mln-project naming it)")
+    assert build.error == (
+        f"project ldaptest: {theirs} exists and was not made by MLN for project ldaptest "
+        "(it has no .mln-project naming it)"
+    )
     assert not libvirt_test.project_objects("ldaptest")
     assert sorted(p.name for p in theirs.iterdir()) == ["notes.txt"]
 
 
-def test_remove_deletes_only_the_files_mln_named_and_keeps_a_folder_that_holds_others(libvirt_test, conf, tiny,
-                                                                                       roots):
+def test_remove_deletes_only_the_files_mln_named_and_keeps_a_folder_that_holds_others(libvirt_test, conf, tiny, roots):
     spec = ldaptest()
     spec.hosts["ldapserver"].filepath = str(roots)
     project = save_project(spec)
@@ -154,8 +163,13 @@ def test_lvm_vg_must_be_one_mln_conf_allows(libvirt_test, mln_conf, tiny):
     spec = ldaptest()
     spec.hosts["ldapserver"].lvm_vg = "rootvg"
     build = run(save_project(spec), Action.BUILD, conf)
-    refused(build, libvirt_test, conf, f"ldaptest.mln:22:1: host ldapserver: lvm_vg rootvg is not a volume group "
-                                       f"{conf.path} allows (lvm_vg, lvm_allow)")
+    refused(
+        build,
+        libvirt_test,
+        conf,
+        f"ldaptest.mln:22:1: host ldapserver: lvm_vg rootvg is not a volume group "
+        f"{conf.path} allows (lvm_vg, lvm_allow)",
+    )
     for allowed in ("vmgroup", "fastvg"):
         spec.hosts["ldapserver"].lvm_vg = allowed
         assert run(save_project(spec), Action.BUILD, conf).status == BuildStatus.SUCCEEDED
@@ -174,8 +188,12 @@ def test_a_bridge_not_in_bridge_allow_is_refused_naming_file_and_line(libvirt_te
     conf = conf_with(mln_conf, "bridge_allow br-lab br-dmz\n")
     # Another project's isolated switch: its bridge name is computable from the names.
     build = run(save_project(bridged("mln0123456789ab")), Action.BUILD, conf)
-    refused(build, libvirt_test, conf,
-            f"ldaptest.mln:38:1: switch LDAPlan: bridge mln0123456789ab is not in bridge_allow of {conf.path}")
+    refused(
+        build,
+        libvirt_test,
+        conf,
+        f"ldaptest.mln:38:1: switch LDAPlan: bridge mln0123456789ab is not in bridge_allow of {conf.path}",
+    )
 
 
 def test_no_bridge_is_allowed_without_bridge_allow(libvirt_test, mln_conf, tiny):
@@ -201,8 +219,9 @@ def pinned(display):
 def test_a_display_outside_vncdisplay_range_is_refused(libvirt_test, mln_conf, tiny):
     build = run(save_project(pinned(2)), Action.BUILD, conf_with(mln_conf, "vncdisplay_range 100-199\n"))
     assert build.status == BuildStatus.FAILED
-    assert build.error == (f"ldaptest.mln:22:1: host ldapserver: vncdisplay 2 is outside vncdisplay_range 100-199 "
-                           f"of {mln_conf.path}")
+    assert build.error == (
+        f"ldaptest.mln:22:1: host ldapserver: vncdisplay 2 is outside vncdisplay_range 100-199 of {mln_conf.path}"
+    )
     assert not libvirt_test.project_objects("ldaptest")
 
 
@@ -212,8 +231,10 @@ def test_no_display_may_be_pinned_without_vncdisplay_range(libvirt_test, mln_con
     conf = mlnconf.load()
     build = run(save_project(pinned(2)), Action.BUILD, conf)
     assert build.status == BuildStatus.FAILED
-    assert build.error == (f"ldaptest.mln:22:1: host ldapserver: vncdisplay 2: {conf.path} sets no vncdisplay_range, "
-                           "so no display may be pinned")
+    assert build.error == (
+        f"ldaptest.mln:22:1: host ldapserver: vncdisplay 2: {conf.path} sets no vncdisplay_range, "
+        "so no display may be pinned"
+    )
 
 
 def test_a_display_inside_the_range_is_pinned(libvirt_test, mln_conf, tiny):
@@ -289,8 +310,10 @@ def test_resource_problems_lists_every_refusal_with_file_line_and_column(tmp_pat
 
 def test_resource_problems_is_empty_for_what_mln_conf_allows(tmp_path):
     conf_file = tmp_path / "mln.conf"
-    conf_file.write_text("max_memory 64G\nmax_vcpus 4\nmax_disk 2T\nstorage_roots /srv/mln /mnt/a\n"
-                         "vncdisplay_range 0-9\nlvm_allow rootvg\nbridge_allow br0\n")
+    conf_file.write_text(
+        "max_memory 64G\nmax_vcpus 4\nmax_disk 2T\nstorage_roots /srv/mln /mnt/a\n"
+        "vncdisplay_range 0-9\nlvm_allow rootvg\nbridge_allow br0\n"
+    )
     text = LAB.replace("filepath /etc", "filepath /srv/mln/disks")
     assert resource_problems(build_spec(loads(text, "lab.mln")), mlnconf.load(conf_file)) == []
 
@@ -300,8 +323,10 @@ def test_a_filepath_climbing_out_of_a_root_is_a_problem(tmp_path):
     conf_file.write_text("storage_roots /srv/mln\n")
     text = LAB.replace("filepath /srv/mln/disks", "filepath /srv/mln/../../etc")
     problems = resource_problems(build_spec(loads(text, "lab.mln")), mlnconf.load(conf_file))
-    assert f"lab.mln:11:1: host db: filepath /srv/mln/../../etc is not under a folder of storage_roots of {conf_file}" \
+    assert (
+        f"lab.mln:11:1: host db: filepath /srv/mln/../../etc is not under a folder of storage_roots of {conf_file}"
         in problems
+    )
 
 
 def test_a_folder_that_appears_between_plan_and_build_is_still_refused(libvirt_test, tmp_path):

@@ -21,8 +21,8 @@ from daemon.agent.hypervisor import Hypervisor, HypervisorError
 from daemon.agent.storage import MARKER
 from projects.choices import Action, BuildStatus
 from projects.lang.spec import HostSpec, Position, ProjectSpec
+from tests.factories import save_project
 
-from .conftest import save_project
 from .test_build import run
 
 pytestmark = [pytest.mark.qemu, pytest.mark.timeout(300)]
@@ -41,13 +41,15 @@ def names(kind, prefix):
 class Lab:
     def __init__(self, folder):
         self.project = f"hr{uuid.uuid4().hex[:8]}"
-        self.root = folder / "storage"          # the administrator's storage root
+        self.root = folder / "storage"  # the administrator's storage root
         self.root.mkdir()
         self.projects = folder / "projects"
         (folder / "vmlinuz").write_bytes(b"kernel")  # never booted: no guest is started here
         path = folder / "mln.conf"
-        path.write_text(f"projects {self.projects}\ntemplates {folder / 'templates'}\nfiles {folder / 'files'}\n"
-                        f"libvirt_uri {URI}\nkernel {folder / 'vmlinuz'}\nstorage_roots {self.root}\n")
+        path.write_text(
+            f"projects {self.projects}\ntemplates {folder / 'templates'}\nfiles {folder / 'files'}\n"
+            f"libvirt_uri {URI}\nkernel {folder / 'vmlinuz'}\nstorage_roots {self.root}\n"
+        )
         self.conf = mlnconf.load(path)
 
     def spec(self, failing=False):
@@ -142,8 +144,10 @@ def test_a_folder_mln_did_not_make_is_refused_and_untouched_by_a_failing_build(l
     theirs = foreign(lab.disks)
     build = run(save_project(lab.spec(failing=True), source=""), Action.BUILD, lab.conf)
     assert build.status == BuildStatus.FAILED
-    assert build.error == (f"{lab.project}.mln:2:1: host web: filepath {lab.root}: {lab.disks} exists and was not "
-                           f"made by MLN for project {lab.project} (it has no {MARKER} naming it)")
+    assert build.error == (
+        f"{lab.project}.mln:2:1: host web: filepath {lab.root}: {lab.disks} exists and was not "
+        f"made by MLN for project {lab.project} (it has no {MARKER} naming it)"
+    )
     assert files(lab.disks) == ["thesis.tex"] and theirs.read_text() == "someone else's work"
     assert lab.pools() == [] and not lab.folder.exists()
 
@@ -162,6 +166,8 @@ def test_a_filepath_outside_storage_roots_is_refused_before_anything_is_made(lab
     spec.hosts["web"].filepath = str(tmp_path / "elsewhere")
     build = run(save_project(spec, source=""), Action.BUILD, lab.conf)
     assert build.status == BuildStatus.FAILED
-    assert build.error == (f"{lab.project}.mln:2:1: host web: filepath {tmp_path / 'elsewhere'} is not under a folder "
-                           f"of storage_roots of {lab.conf.path}")
+    assert build.error == (
+        f"{lab.project}.mln:2:1: host web: filepath {tmp_path / 'elsewhere'} is not under a folder "
+        f"of storage_roots of {lab.conf.path}"
+    )
     assert not (tmp_path / "elsewhere").exists() and not lab.folder.exists() and lab.pools() == []

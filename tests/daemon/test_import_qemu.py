@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from daemon import conf as mlnconf
-from daemon.agent import archive
 from daemon.agent.hypervisor import Hypervisor, HypervisorError
+from projects import project_import
 from projects.choices import Action, BuildStatus
 from projects.models import Build, Host, Project
 
@@ -30,8 +30,11 @@ def virsh(*args):
 
 
 def leftovers(name):
-    listed = {"domains": virsh("list", "--all", "--name"), "networks": virsh("net-list", "--all", "--name"),
-              "pools": virsh("pool-list", "--all", "--name")}
+    listed = {
+        "domains": virsh("list", "--all", "--name"),
+        "networks": virsh("net-list", "--all", "--name"),
+        "pools": virsh("pool-list", "--all", "--name"),
+    }
     found = {kind: [n for n in text.split() if name in n] for kind, text in listed.items()}
     return {kind: names for kind, names in found.items() if names}
 
@@ -69,13 +72,13 @@ def test_a_failed_import_leaves_nothing_on_a_real_pool(system):
     conf, folder, name = system
     source = forge(folder / "export", WEB.replace("project web", f"project {name}"))
     exported = {p.name: p.read_bytes() for p in source.iterdir()}
-    project, previous = archive.project_from_folder(name, source, conf)
+    project, previous = project_import.project_from_folder(name, source, conf)
     with open(source / "db.qcow2", "ab") as disk:  # changed after the command's check: the daemon sees it
         disk.write(b"changed")
     build = run(project, Action.IMPORT, conf, directory=str(source))
     assert build.status == BuildStatus.FAILED
     assert build.error.startswith("import disk db:") and "does not match its SHA-256 sum" in build.error
-    archive.undo_import(project, previous)
+    project_import.undo_import(project, previous)
     assert not leftovers(name)
     assert not (conf.projects / name).exists()
     assert not (Project.objects.filter(name=name).exists() or Build.objects.exists() or Host.objects.exists())
@@ -86,12 +89,18 @@ def test_a_failed_import_leaves_nothing_on_a_real_pool(system):
 def test_an_imported_disk_backs_its_overlay_as_qcow2_and_remove_takes_it_all(system):
     conf, folder, name = system
     source = forge(folder / "export", WEB.replace("project web", f"project {name}"))
-    project, _ = archive.project_from_folder(name, source, conf)
+    project, _ = project_import.project_from_folder(name, source, conf)
     build = run(project, Action.IMPORT, conf, directory=str(source))
     assert build.status == BuildStatus.SUCCEEDED, build.error
     overlay = conf.projects / name / "web.qcow2"
-    info = json.loads(subprocess.run(["qemu-img", "info", "-f", "qcow2", "-U", "--output=json", str(overlay)],
-                                     capture_output=True, text=True, check=True).stdout)
+    info = json.loads(
+        subprocess.run(
+            ["qemu-img", "info", "-f", "qcow2", "-U", "--output=json", str(overlay)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert info["backing-filename"] == str(conf.projects / name / "web.base.qcow2")
     assert info["backing-filename-format"] == "qcow2"
     assert leftovers(name)["pools"] == [f"mln.{name}"]

@@ -3,14 +3,17 @@ and an import that fails leaves nothing behind (files, pools, volumes, database 
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from daemon.agent import archive
-from projects import lang
+from projects import lang, project_import
 from projects.choices import Action, BuildStatus, ProjectState
+from projects.lang.spec import ProjectSpec
 from projects.models import Build, Host, Project, Switch
 from templates_registry.models import file_sha256
+from tests.factories import make_project
 
 from .test_build import run
 from .test_cli_table1 import mln
@@ -43,8 +46,11 @@ def forge(folder, text=WEB, edit=None):
     `edit(manifest, folder)` changes the manifest (and may replace disks) before the sums are written."""
     folder.mkdir(parents=True, exist_ok=True)
     spec = lang.build_spec(lang.loads(text, filename="web.mln"))
-    manifest = {"project": spec.name, "spec": spec.to_dict(),
-                "disks": {name: {"file": f"{name}.qcow2", "boot": "pv"} for name in spec.hosts}}
+    manifest = {
+        "project": spec.name,
+        "spec": spec.to_dict(),
+        "disks": {name: {"file": f"{name}.qcow2", "boot": "pv"} for name in spec.hosts},
+    }
     for name in spec.hosts:
         qcow2(folder / f"{name}.qcow2")
     (folder / "project.mln").write_text(text)
@@ -63,8 +69,9 @@ def assert_nothing_left(libvirt_test, mln_conf, name="web"):
     assert not (mln_conf.projects / name).exists()
 
 
-def test_a_host_name_that_leaves_the_folder_is_refused_and_nothing_is_written(libvirt_test, mln_conf, tiny,
-                                                                              tmp_path, capsys):
+def test_a_host_name_that_leaves_the_folder_is_refused_and_nothing_is_written(
+    libvirt_test, mln_conf, tiny, tmp_path, capsys
+):
     def rename(manifest, folder):  # projects/web/../../x.base.qcow2 is tmp_path/x.base.qcow2
         host = manifest["spec"]["hosts"].pop("web")
         manifest["spec"]["hosts"]["../../x"] = {**host, "name": "../../x"}
@@ -99,11 +106,10 @@ def test_a_file_name_in_the_sums_that_is_no_export_file_is_refused(mln_conf, tmp
 
     folder = forge(tmp_path / "export", edit=extra)
     with pytest.raises(archive.ArchiveError, match="'..evil' is not a file an export writes"):
-        archive.project_from_folder("web", folder, mln_conf)
+        project_import.project_from_folder("web", folder, mln_conf)
 
 
-def test_a_disk_with_a_backing_file_is_refused_before_anything_is_made(libvirt_test, mln_conf, tiny, tmp_path,
-                                                                       capsys):
+def test_a_disk_with_a_backing_file_is_refused_before_anything_is_made(libvirt_test, mln_conf, tiny, tmp_path, capsys):
     def backed(manifest, folder):
         (folder / "web.qcow2").unlink()
         qcow2(folder / "web.qcow2", "-b", "/etc/hostname", "-F", "raw")
@@ -124,7 +130,7 @@ def test_a_disk_with_an_external_data_file_is_refused(mln_conf, tmp_path, db):
 
     folder = forge(tmp_path / "export", edit=data_file)
     with pytest.raises(archive.ArchiveError, match=f"external data file \\({outside}\\) is refused"):
-        archive.project_from_folder("web", folder, mln_conf)
+        project_import.project_from_folder("web", folder, mln_conf)
     assert not Project.objects.exists()
 
 
@@ -134,7 +140,7 @@ def test_a_disk_is_opened_as_qcow2_never_probed(mln_conf, tmp_path, db):
 
     folder = forge(tmp_path / "export", edit=raw)
     with pytest.raises(archive.ArchiveError, match="cannot read it as qcow2"):
-        archive.project_from_folder("web", folder, mln_conf)
+        project_import.project_from_folder("web", folder, mln_conf)
 
 
 def test_a_disk_above_max_disk_is_refused(mln_conf, tmp_path, db):
@@ -144,7 +150,7 @@ def test_a_disk_above_max_disk_is_refused(mln_conf, tmp_path, db):
 
     folder = forge(tmp_path / "export", edit=big)
     with pytest.raises(archive.ArchiveError, match=r"db.qcow2: a disk of 322122547200 bytes is above max_disk"):
-        archive.project_from_folder("web", folder, mln_conf)
+        project_import.project_from_folder("web", folder, mln_conf)
 
 
 def test_the_spec_is_rebuilt_by_the_language_from_the_resolved_blocks(mln_conf, tmp_path, db):
@@ -153,7 +159,9 @@ def test_the_spec_is_rebuilt_by_the_language_from_the_resolved_blocks(mln_conf, 
         manifest["spec"]["hosts"]["web"]["memory"] = 1 << 50
         manifest["spec"]["hosts"]["web"]["service_host"] = "elsewhere"
 
-    project, previous = archive.project_from_folder("copy", forge(tmp_path / "export", edit=typed_only), mln_conf)
+    project, previous = project_import.project_from_folder(
+        "copy", forge(tmp_path / "export", edit=typed_only), mln_conf
+    )
     assert previous is None
     host = project.spec["hosts"]["web"]
     assert (host["filepath"], host["memory"], host["service_host"]) == (None, 128 << 20, None)
@@ -165,7 +173,7 @@ def test_the_languages_checks_refuse_a_bad_block(mln_conf, tmp_path, db):
         manifest["spec"]["hosts"]["web"]["settings"]["memory"] = "lots"
 
     with pytest.raises(archive.ArchiveError, match="export.json: memory 'lots' of host web is not a size"):
-        archive.project_from_folder("web", forge(tmp_path / "export", edit=bad_size), mln_conf)
+        project_import.project_from_folder("web", forge(tmp_path / "export", edit=bad_size), mln_conf)
     assert not Project.objects.exists()
 
 
@@ -174,7 +182,7 @@ def test_a_host_resource_mln_conf_does_not_allow_is_refused(mln_conf, tmp_path, 
         manifest["spec"]["hosts"]["db"]["settings"]["filepath"] = "/etc"
 
     with pytest.raises(archive.ArchiveError, match="host db: .*filepath"):
-        archive.project_from_folder("web", forge(tmp_path / "export", edit=filepath), mln_conf)
+        project_import.project_from_folder("web", forge(tmp_path / "export", edit=filepath), mln_conf)
     assert not Project.objects.exists()
 
 
@@ -192,20 +200,24 @@ def test_a_manifest_above_max_manifest_is_refused(mln_conf, tmp_path, db):
 
     folder = forge(tmp_path / "export")
     with pytest.raises(archive.ArchiveError, match="export.json: larger than 100 bytes \\(max_manifest"):
-        archive.project_from_folder("web", folder, replace(mln_conf, max_manifest=100))
+        project_import.project_from_folder("web", folder, replace(mln_conf, max_manifest=100))
 
 
 def test_a_built_project_is_not_overwritten_by_an_import(mln_conf, tmp_path, db):
-    Project.objects.create(name="web", source="", spec={}, state=ProjectState.RUNNING)
+    running = make_project(ProjectSpec("web"), state=ProjectState.RUNNING)
     with pytest.raises(archive.ArchiveError, match="project web is running: remove it first"):
-        archive.project_from_folder("web", forge(tmp_path / "export"), mln_conf)
-    assert Project.objects.get(name="web").spec == {}
+        project_import.project_from_folder("web", forge(tmp_path / "export"), mln_conf)
+    assert Project.objects.get(name="web").spec == running.spec == ProjectSpec("web").to_dict()
 
 
 def test_an_import_the_daemon_refuses_leaves_no_rows(libvirt_test, mln_conf, tiny, tmp_path, capsys, monkeypatch):
     conf = tmp_path / "no-kernel.conf"  # the daemon's plan refuses a pv disk without a kernel
-    conf.write_text("\n".join(line for line in open(mln_conf.path).read().splitlines()
-                              if not line.startswith(("kernel", "initrd"))) + "\n")
+    conf.write_text(
+        "\n".join(
+            line for line in Path(mln_conf.path).read_text().splitlines() if not line.startswith(("kernel", "initrd"))
+        )
+        + "\n"
+    )
     monkeypatch.setenv("MLN_CONF", str(conf))
     status, _, err = mln(capsys, "import", "-p", "web", "-d", str(forge(tmp_path / "export")))
     assert status == 1 and "sets no kernel" in err
@@ -214,27 +226,26 @@ def test_an_import_the_daemon_refuses_leaves_no_rows(libvirt_test, mln_conf, tin
 
 def test_a_failed_import_undoes_every_step(libvirt_test, mln_conf, tiny, tmp_path):
     folder = forge(tmp_path / "export")
-    project, previous = archive.project_from_folder("web", folder, mln_conf)
+    project, previous = project_import.project_from_folder("web", folder, mln_conf)
     with open(folder / "db.qcow2", "ab") as disk:  # changed after the command's check: the daemon sees it
         disk.write(b"changed")
     build = run(project, Action.IMPORT, mln_conf, directory=str(folder))
     assert build.status == BuildStatus.FAILED
     assert build.error == f"import disk db: {folder / 'db.qcow2'}: does not match its SHA-256 sum"
     assert [e.step for e in build.events.all()][:3] == ["storage", "import disk", "failed"]
-    archive.undo_import(project, previous)
+    project_import.undo_import(project, previous)
     assert_nothing_left(libvirt_test, mln_conf)
 
 
 def test_a_failed_import_into_a_removed_project_gives_it_back(libvirt_test, mln_conf, tiny, tmp_path):
-    old = Project.objects.create(name="web", source="old", spec={"hosts": {}, "switches": {}},
-                                 state=ProjectState.REMOVED)
+    old = make_project(ProjectSpec("web"), source="old", state=ProjectState.REMOVED)
     folder = forge(tmp_path / "export")
-    project, previous = archive.project_from_folder("web", folder, mln_conf)
+    project, previous = project_import.project_from_folder("web", folder, mln_conf)
     (folder / "web.qcow2").write_bytes(b"gone")
     assert run(project, Action.IMPORT, mln_conf, directory=str(folder)).status == BuildStatus.FAILED
-    archive.undo_import(project, previous)
+    project_import.undo_import(project, previous)
     project = Project.objects.get(pk=old.pk)
-    assert (project.source, project.spec, project.state) == ("old", {"hosts": {}, "switches": {}}, "removed")
+    assert (project.source, project.spec, project.state) == ("old", ProjectSpec("web").to_dict(), "removed")
     assert not (project.hosts.exists() or project.switches.exists())
     assert not libvirt_test.project_objects("web")
 

@@ -1,8 +1,8 @@
 """start, stop (-h on one host) and remove on libvirt's test driver."""
 
 from projects.choices import Action, BuildStatus, HostState, ProjectState
+from tests.factories import ldaptest, save_project
 
-from .conftest import ldaptest, save_project
 from .test_build import run
 
 
@@ -80,8 +80,10 @@ def test_a_start_that_fails_stops_the_hosts_it_started(libvirt_test, mln_conf, t
     assert build.events.filter(step="start", host_name="ldapclient", message="started").exists()  # it did start
     project.refresh_from_db()
     assert project.state != ProjectState.RUNNING
-    assert {h.name: h.state for h in project.hosts.all()} == {"ldapclient": HostState.STOPPED,
-                                                              "ldapserver": HostState.ABSENT}
+    assert {h.name: h.state for h in project.hosts.all()} == {
+        "ldapclient": HostState.STOPPED,
+        "ldapserver": HostState.ABSENT,
+    }
 
 
 def test_a_failed_start_leaves_running_what_was_running_before_it(libvirt_test, mln_conf, tiny):

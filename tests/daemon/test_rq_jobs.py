@@ -7,8 +7,7 @@ import pytest
 from rq import Queue
 
 from projects.choices import Action, BuildStatus
-
-from .conftest import ldaptest, save_project
+from tests.factories import ldaptest, save_project
 
 
 @pytest.fixture
@@ -28,7 +27,8 @@ def work(service_host):
 
 
 def test_a_build_is_enqueued_after_commit_and_run_by_the_daemon(
-        libvirt_test, mln_conf, tiny, service_host, django_capture_on_commit_callbacks):
+    libvirt_test, mln_conf, tiny, service_host, django_capture_on_commit_callbacks
+):
     project = save_project(ldaptest())
     with django_capture_on_commit_callbacks(execute=True):
         build = project.enqueue_build(Action.BUILD, service_host)
@@ -42,7 +42,8 @@ def test_a_build_is_enqueued_after_commit_and_run_by_the_daemon(
 
 
 def test_start_stop_and_remove_through_the_queue(
-        libvirt_test, mln_conf, tiny, service_host, django_capture_on_commit_callbacks):
+    libvirt_test, mln_conf, tiny, service_host, django_capture_on_commit_callbacks
+):
     project = save_project(ldaptest())
     for action in (Action.BUILD, Action.START, Action.STOP, Action.REMOVE):
         with django_capture_on_commit_callbacks(execute=True):

@@ -7,8 +7,8 @@ import pytest
 from daemon import conf as mlnconf
 from daemon.agent import libvirt_xml
 from projects.choices import Action, BuildStatus, EventLevel
+from tests.factories import ldaptest, save_project
 
-from .conftest import ldaptest, save_project
 from .test_build import run
 from .test_export import materialize_disks
 
@@ -97,8 +97,7 @@ def test_removing_one_host_removes_its_disk_and_pool_elsewhere(libvirt_test, mln
     assert not (disks / "ldaptest").exists()
 
 
-def test_export_reads_the_disk_where_it_lives_and_import_builds_it_there(libvirt_test, mln_conf, tiny, disks,
-                                                                         tmp_path):
+def test_export_reads_the_disk_where_it_lives_and_import_builds_it_there(libvirt_test, mln_conf, tiny, disks, tmp_path):
     project = save_project(filepath_spec(disks))
     run(project, Action.BUILD, mln_conf)
     materialize_disks(libvirt_test, tiny)
@@ -133,8 +132,10 @@ def test_a_filepath_that_cannot_be_made_is_refused_before_anything_is_made(libvi
     spec.hosts["ldapclient"].filepath = str(blocker / "disks")
     build = run(save_project(spec), Action.BUILD, mln_conf)
     assert build.status == BuildStatus.FAILED
-    assert build.error == (f"ldaptest.mln:6:1: host ldapclient: filepath {blocker / 'disks'}: cannot make "
-                           f"{blocker / 'disks' / 'ldaptest'} ({blocker} is not a folder)")
+    assert build.error == (
+        f"ldaptest.mln:6:1: host ldapclient: filepath {blocker / 'disks'}: cannot make "
+        f"{blocker / 'disks' / 'ldaptest'} ({blocker} is not a folder)"
+    )
     assert not libvirt_test.project_objects("ldaptest")
     assert not (mln_conf.projects / "ldaptest").exists()
 
@@ -150,7 +151,8 @@ def test_lvm_warns_that_the_disk_is_a_file(libvirt_test, mln_conf, tiny):
     build = run(save_project(ldaptest()), Action.BUILD, mln_conf)  # Listing 1's hosts say lvm
     warnings = list(build.events.filter(level=EventLevel.WARNING, message__startswith="lvm"))
     assert {(w.host_name, w.message) for w in warnings} == {
-        (h, "lvm: built as a file, LVM volumes are not supported yet") for h in ("ldapclient", "ldapserver")}
+        (h, "lvm: built as a file, LVM volumes are not supported yet") for h in ("ldapclient", "ldapserver")
+    }
 
 
 def test_a_pool_named_like_ours_for_another_folder_is_not_ours(libvirt_test, mln_conf, tiny, disks, tmp_path):

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.agent.libvirt_xml import GuestDefinition, NetworkDefinition, Nic, domain_xml, network_xml
 from daemon.agent.guest_config import write_seed
+from daemon.agent.libvirt_xml import GuestDefinition, NetworkDefinition, Nic, domain_xml, network_xml
 from projects.lang.spec import HostSpec, InterfaceSpec
 
 pytestmark = [pytest.mark.qemu, pytest.mark.timeout(300)]
@@ -29,8 +29,9 @@ BOOT_TIMEOUT = 120  # seconds; two guests under TCG on two shared cores
 @pytest.fixture(scope="module")
 def tiny():
     """The tiny template as `make tiny` builds it (a no-op when up to date)."""
-    subprocess.run([str(ROOT / "templates_registry" / "tiny" / "build.sh"), str(TEMPLATES)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [str(ROOT / "templates_registry" / "tiny" / "build.sh"), str(TEMPLATES)], check=True, capture_output=True
+    )
     kernel = sorted(Path("/boot").glob("vmlinuz-*"))[-1]
     return (TEMPLATES / "tiny.ext4").resolve(), kernel, TEMPLATES / "tiny-initrd.img"
 
@@ -67,23 +68,38 @@ def qemu(folder):
 
 def host(name, address, peer):
     return HostSpec(
-        name=name, root_passwd="tiny-root", users={"student": "l47/Y.NtB9p7w"}, nameserver="10.0.0.1",
-        interfaces=[InterfaceSpec("eth0", switch="lan", address=address, netmask="255.255.255.0",
-                                  gateway="10.0.0.1")],
-    ), [f"for i in $(seq 60); do ping -c 1 -W 1 {peer} > /dev/null 2>&1 && echo PING-OK {peer} && exit; done;"
-        f" echo PING-FAIL {peer}"]
+        name=name,
+        root_passwd="tiny-root",
+        users={"student": "l47/Y.NtB9p7w"},
+        nameserver="10.0.0.1",
+        interfaces=[InterfaceSpec("eth0", switch="lan", address=address, netmask="255.255.255.0", gateway="10.0.0.1")],
+    ), [
+        f"for i in $(seq 60); do ping -c 1 -W 1 {peer} > /dev/null 2>&1 && echo PING-OK {peer} && exit; done;"
+        f" echo PING-FAIL {peer}"
+    ]
 
 
 def start_guest(connection, made, folder, tiny, spec, runcmd, mac, network):
     template, kernel, initrd = tiny
     overlay = folder / f"{spec.name}.qcow2"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(template), "-F", "raw", str(overlay)],
-                   check=True)
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(template), "-F", "raw", str(overlay)], check=True
+    )
     seed = write_seed("tinytest", spec, {"eth0": mac}, folder / f"{spec.name}.seed.img", runcmd=runcmd)
     guest = GuestDefinition(
-        project="tinytest", host=spec.name, name=f"mlntest-{folder.name[-8:]}-{spec.name}", domain_type="qemu",
-        memory=128 << 20, vcpus=1, disk=str(overlay), seed=str(seed), console_log=str(folder / f"{spec.name}.log"),
-        vnc_listen="127.0.0.1", vnc_password="tinytest", kernel=str(kernel), initrd=str(initrd),
+        project="tinytest",
+        host=spec.name,
+        name=f"mlntest-{folder.name[-8:]}-{spec.name}",
+        domain_type="qemu",
+        memory=128 << 20,
+        vcpus=1,
+        disk=str(overlay),
+        seed=str(seed),
+        console_log=str(folder / f"{spec.name}.log"),
+        vnc_listen="127.0.0.1",
+        vnc_password="tinytest",
+        kernel=str(kernel),
+        initrd=str(initrd),
         nics=[Nic(mac, network)],
     )
     domain = connection.defineXML(domain_xml(guest))
@@ -99,8 +115,9 @@ def wait_for(logs, patterns, timeout):
         if all(re.search(p, texts[name]) for name, p in patterns):
             return texts
         time.sleep(1)
-    pytest.fail("guests did not get there in time:\n" + "\n".join(
-        f"--- {name}\n{text[-3000:]}" for name, text in texts.items()))
+    pytest.fail(
+        "guests did not get there in time:\n" + "\n".join(f"--- {name}\n{text[-3000:]}" for name, text in texts.items())
+    )
 
 
 def test_two_tiny_guests_are_configured_by_their_seeds_and_ping_each_other(qemu, tiny, folder):
@@ -113,8 +130,10 @@ def test_two_tiny_guests_are_configured_by_their_seeds_and_ping_each_other(qemu,
 
     started = time.monotonic()
     logs = {}
-    for name, address, peer, mac in (("alpha", "10.0.0.2", "10.0.0.3", "52:54:00:7e:00:02"),
-                                     ("beta", "10.0.0.3", "10.0.0.2", "52:54:00:7e:00:03")):
+    for name, address, peer, mac in (
+        ("alpha", "10.0.0.2", "10.0.0.3", "52:54:00:7e:00:02"),
+        ("beta", "10.0.0.3", "10.0.0.2", "52:54:00:7e:00:03"),
+    ):
         spec, runcmd = host(name, address, peer)
         logs[name] = start_guest(connection, made, folder, tiny, spec, runcmd, mac, switch.name)
 

@@ -6,9 +6,8 @@ import pytest
 
 from daemon.agent import libvirt_xml
 from daemon.agent.plan import plan_project
-from daemon.jobs import registered_images
-
-from .conftest import ldaptest
+from daemon.cluster.runner import registered_images
+from tests.factories import ldaptest
 
 
 def validate(tmp_path, name, xml, schema):
@@ -32,9 +31,20 @@ def test_domains_and_networks_pass_virt_xml_validate(libvirt_test, mln_conf, tin
 
 def test_kvm_and_hvm_guests_and_host_bridges_validate(tmp_path):
     guest = libvirt_xml.GuestDefinition(
-        project="p", host="h", name="p.h", domain_type="kvm", memory=128 << 20, vcpus=2, disk="/d/h.qcow2",
-        seed=None, console_log="/d/h.log", vnc_listen="127.0.0.1", vnc_password="x", arch="x86_64",
-        nics=[libvirt_xml.Nic("52:54:00:00:00:01", "p.lan")])
+        project="p",
+        host="h",
+        name="p.h",
+        domain_type="kvm",
+        memory=128 << 20,
+        vcpus=2,
+        disk="/d/h.qcow2",
+        seed=None,
+        console_log="/d/h.log",
+        vnc_listen="127.0.0.1",
+        vnc_password="x",
+        arch="x86_64",
+        nics=[libvirt_xml.Nic("52:54:00:00:00:01", "p.lan")],
+    )
     validate(tmp_path, "hvm", libvirt_xml.domain_xml(guest), "domain")
     bridged = libvirt_xml.NetworkDefinition("p", "public", "p.public", "mlnx", host_bridge="br0")
     validate(tmp_path, "bridged", libvirt_xml.network_xml(bridged), "network")

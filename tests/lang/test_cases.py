@@ -49,8 +49,13 @@ def test_every_listing_of_the_article_is_a_case():
 
 def test_italy_matches_the_contract_example():
     tree = lang.load(CASES / "italy.mln")
-    uno = {"vmware": True, "template": "rhel5.vmdk", "memory": "128M",
-           "network": {"eth0": {"address": "dhcp", "switch": "lan"}}, "service_host": "milano"}
+    uno = {
+        "vmware": True,
+        "template": "rhel5.vmdk",
+        "memory": "128M",
+        "network": {"eth0": {"address": "dhcp", "switch": "lan"}},
+        "service_host": "milano",
+    }
     assert tree["project"] == "italy" and tree["global"] == {}
     assert tree["hosts"]["uno"] == uno and list(tree["hosts"]["uno"]) == list(uno)
     assert tree["hosts"]["tre"] == {**uno, "memory": "256MB"}

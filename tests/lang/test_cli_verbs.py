@@ -18,8 +18,10 @@ def test_check_prints_one_summary_line_and_notes_for_a_valid_file():
     assert result.returncode == 0 and result.stderr == ""
     lines = result.stdout.splitlines()
     assert lines[0] == "italy: 3 hosts, 1 switch"
-    assert lines[1].endswith("note: nothing on switch lan serves DHCP for hosts uno, due, tre: "
-                             "add `nat` or `bridge IFACE`, unless a guest runs a DHCP server")
+    assert lines[1].endswith(
+        "note: nothing on switch lan serves DHCP for hosts uno, due, tre: "
+        "add `nat` or `bridge IFACE`, unless a guest runs a DHCP server"
+    )
     assert lines[1].startswith(f"{CASES / 'italy.mln'}:22:1:")
 
 

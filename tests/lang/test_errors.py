@@ -34,8 +34,14 @@ CASES = {
     "include-not-found": ("global {\n    #include nothere.mln\n}\n", {}, "main.mln", 2, 5, False),
     "include-outside-roots": ("#include ../../etc/passwd\n", {}, "main.mln", 1, 1, False),
     "include-cycle": ("#include a.mln\n", {"a.mln": "\n#include main.mln\n"}, "a.mln", 2, 1, False),
-    "include-depth": ("#include d1.mln\n", {f"d{i}.mln": f"#include d{i + 1}.mln\n" for i in range(1, 20)},
-                      "d16.mln", 1, 1, False),
+    "include-depth": (
+        "#include d1.mln\n",
+        {f"d{i}.mln": f"#include d{i + 1}.mln\n" for i in range(1, 20)},
+        "d16.mln",
+        1,
+        1,
+        False,
+    ),
     "bad-variable": ("global {\n    price 5$ \n}\n", {}, "main.mln", 2, 12, False),
     "undefined-variable": ("global {\n    project os$[gnum]\n}\n", {}, "main.mln", 2, 15, False),
     "duplicate-variable": ("global { $a = 1 }\nhost h {\n  $a = 2\n}\n", {}, "main.mln", 3, 3, False),
@@ -44,18 +50,36 @@ CASES = {
     "unknown-block": (HOST + "hots a { }\n", {}, "main.mln", 2, 1, False),
     "invalid-name": (HOST + "host web_1 { }\n", {}, "main.mln", 2, 6, False),
     "unknown-superclass": (HOST + "host a {\n  superclass nope\n}\n", {}, "main.mln", 3, 14, False),
-    "superclass-cycle": (HOST + "superclass x { superclass y }\nsuperclass y {\n superclass x\n}\n", {},
-                         "main.mln", 4, 13, False),
-    "plugin": ("global {\n  project p\n  autoenum {\n    superclass n\n    numhosts many\n  }\n}\n"
-               "superclass n { }\n", {}, "main.mln", 5, 14, False),
-    "address-outside-net": ("global {\n  project p\n  autoenum {\n    superclass n\n    numhosts 10\n"
-                            "    address auto\n    addresses_begin 250\n    net 10.0.0.0\n  }\n}\n"
-                            "superclass n { }\n", {}, "main.mln", 7, 21, False),
+    "superclass-cycle": (
+        HOST + "superclass x { superclass y }\nsuperclass y {\n superclass x\n}\n",
+        {},
+        "main.mln",
+        4,
+        13,
+        False,
+    ),
+    "plugin": (
+        "global {\n  project p\n  autoenum {\n    superclass n\n    numhosts many\n  }\n}\nsuperclass n { }\n",
+        {},
+        "main.mln",
+        5,
+        14,
+        False,
+    ),
+    "address-outside-net": (
+        "global {\n  project p\n  autoenum {\n    superclass n\n    numhosts 10\n"
+        "    address auto\n    addresses_begin 250\n    net 10.0.0.0\n  }\n}\n"
+        "superclass n { }\n",
+        {},
+        "main.mln",
+        7,
+        21,
+        False,
+    ),
     "missing-project": ("host a { }\n", {}, "main.mln", 1, 1, True),
     "unknown-switch": (HOST + "host a {\n  network eth0 { switch lan }\n}\n", {}, "main.mln", 3, 25, True),
     "bad-size": (HOST + "superclass s {\n  memory 12X\n}\nhost a { superclass s }\n", {}, "main.mln", 3, 10, True),
-    "bad-address": (HOST + "host a {\n  network eth0 {\n    address 10.0.0.300\n  }\n}\n", {}, "main.mln", 4, 13,
-                    True),
+    "bad-address": (HOST + "host a {\n  network eth0 {\n    address 10.0.0.300\n  }\n}\n", {}, "main.mln", 4, 13, True),
     "bad-netmask": (HOST + "host a {\n  network eth0 {\n    netmask /24\n  }\n}\n", {}, "main.mln", 4, 13, True),
     "bad-value": (HOST + "host a {\n  vncdisplay one\n}\n", {}, "main.mln", 3, 14, True),
     "control-character": (HOST + "host a {\n  description ab\x00c\n}\n", {}, "main.mln", 3, 17, False),
@@ -113,8 +137,12 @@ def test_syntax_error_inside_an_included_file_names_that_file():
 
 def test_independent_errors_are_all_reported_in_reading_order():
     errors = errors_of("global {\n  project $p\n}\nhost a {\n  superclass nope\n  memory $m\n}\nhost a { }\n")
-    assert [place(e)[0] for e in errors] == ["undefined-variable", "unknown-superclass", "undefined-variable",
-                                             "duplicate-key"]
+    assert [place(e)[0] for e in errors] == [
+        "undefined-variable",
+        "unknown-superclass",
+        "undefined-variable",
+        "duplicate-key",
+    ]
 
 
 def test_at_most_fifty_errors_are_reported():
@@ -145,4 +173,7 @@ def test_include_without_a_path_is_a_syntax_error():
 def test_errors_are_mln_errors_whose_string_is_one_line_each():
     error = errors_of("global {\n  a $x\n  b $y\n}\n")
     text = str(lang.MlnErrors(error))
-    assert text.splitlines() == ["main.mln:2:5: error: undefined variable $x", "main.mln:3:5: error: undefined variable $y"]
+    assert text.splitlines() == [
+        "main.mln:2:5: error: undefined variable $x",
+        "main.mln:3:5: error: undefined variable $y",
+    ]

@@ -144,7 +144,7 @@ def test_caller_values_count_against_max_expansion_too():
 
 def fan_out(levels, leaf="superclass s { memory 1M }\n"):
     """Ten includes per file, `levels` deep: 10**levels copies of the leaf."""
-    files = {f"f{n}.mln": "#include f%d.mln\n" % (n + 1) * 10 for n in range(1, levels)}
+    files = {f"f{n}.mln": f"#include f{n + 1}.mln\n" * 10 for n in range(1, levels)}
     files[f"f{levels}.mln"] = leaf
     return HOST + "#include f1.mln\n" * 10, files
 
@@ -175,8 +175,9 @@ def test_a_project_within_max_statements_is_spliced_whole():
 
 
 def autoenum(count):
-    return ("global {\n  project p\n  autoenum {\n    superclass s\n    numhosts %s\n  }\n}\nsuperclass s { }\n"
-            % count)
+    return (
+        f"global {{\n  project p\n  autoenum {{\n    superclass s\n    numhosts {count}\n  }}\n}}\nsuperclass s {{ }}\n"
+    )
 
 
 def test_autoenum_beyond_max_hosts_is_refused_before_any_host_is_made():
@@ -210,8 +211,11 @@ def test_generated_and_written_hosts_count_together():
 
 def test_a_superclass_copied_into_every_host_stops_at_max_statements_as_it_is_inherited():
     # 40,000 settings inherited by 1,000 hosts: 40 million copies before (GBs); now refused.
-    text = ("global {\n  project p\n  autoenum { superclass s; numhosts 1000 }\n}\nsuperclass s {\n"
-            + "".join(f"  k{i} v\n" for i in range(40000)) + "}\n")
+    text = (
+        "global {\n  project p\n  autoenum { superclass s; numhosts 1000 }\n}\nsuperclass s {\n"
+        + "".join(f"  k{i} v\n" for i in range(40000))
+        + "}\n"
+    )
     with Peak() as peak:
         error = error_of(text)
     assert place(error) == ("too-large", "main.mln", 3, 3)
@@ -249,7 +253,7 @@ def test_a_project_name_pool_names_cannot_hold_is_refused(name):
     assert error.kind == "invalid-name" and error.line == 1
 
 
-@pytest.mark.parametrize("name", ["eth0/x", "eth0:1", "x" * 16, "0eth", 'eth0: {}'])
+@pytest.mark.parametrize("name", ["eth0/x", "eth0:1", "x" * 16, "0eth", "eth0: {}"])
 def test_an_interface_name_that_is_no_linux_name_is_refused(name):
     error = error_of(HOST + f'host a {{\n  network "{name}" {{ address dhcp }}\n}}\n', spec=True)
     assert place(error) == ("invalid-name", "main.mln", 3, 11)
@@ -267,8 +271,12 @@ def test_a_nameserver_that_is_no_address_is_refused(value):
 
 
 def test_plain_interface_names_gateways_and_nameservers_pass():
-    spec = lang.build_spec(lang.loads(HOST + "host a {\n  nameserver 10.0.0.2 10.0.0.3\n  network eth0.10 {\n"
-                                             "    address 10.0.0.5\n    gateway 10.0.0.1\n  }\n}\n"))
+    spec = lang.build_spec(
+        lang.loads(
+            HOST + "host a {\n  nameserver 10.0.0.2 10.0.0.3\n  network eth0.10 {\n"
+            "    address 10.0.0.5\n    gateway 10.0.0.1\n  }\n}\n"
+        )
+    )
     assert spec.hosts["a"].interfaces[0].gateway == "10.0.0.1"
 
 

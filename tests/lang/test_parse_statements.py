@@ -20,7 +20,11 @@ def test_mln_conf_reads_in_order_with_repeated_keys():
 def test_quotes_comments_equals_and_flags_follow_the_language():
     text = 'motd "lab #3" # note\nkey = a  b\nflag\nhash pa#ss\n'
     assert [(k, v) for k, v, _ in lang.parse_statements(text)] == [
-        ("motd", "lab #3"), ("key", "a b"), ("flag", True), ("hash", "pa#ss")]
+        ("motd", "lab #3"),
+        ("key", "a b"),
+        ("flag", True),
+        ("hash", "pa#ss"),
+    ]
 
 
 def test_blocks_are_errors_with_their_position():

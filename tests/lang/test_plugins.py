@@ -23,8 +23,12 @@ MOTD = 'global {\n  project p\n  motd { text "hello all" }\n}\nhost a { }\nhost 
 def motd_plugin(tmp_path, monkeypatch):
     """The third party's package made importable the way an install does: setuptools writes its
     metadata (entry_points.txt) from its own pyproject.toml into a folder on sys.path."""
-    subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "egg_info",
-                    "--egg-base", str(tmp_path)], cwd=PLUGIN_PKG, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-c", "from setuptools import setup; setup()", "-q", "egg_info", "--egg-base", str(tmp_path)],
+        cwd=PLUGIN_PKG,
+        check=True,
+        capture_output=True,
+    )
     monkeypatch.syspath_prepend(str(PLUGIN_PKG))
     monkeypatch.syspath_prepend(str(tmp_path))
     plugins.discover.cache_clear()
@@ -57,8 +61,9 @@ def test_a_third_party_plugin_checks_its_own_block(motd_plugin):
 def test_the_command_line_sees_a_third_party_plugin(motd_plugin, tmp_path):
     (tmp_path / "p.mln").write_text(MOTD)
     env = {**os.environ, "PYTHONPATH": motd_plugin}
-    result = subprocess.run([str(MLN), "expand", "-f", str(tmp_path / "p.mln")], capture_output=True, text=True,
-                            env=env)
+    result = subprocess.run(
+        [str(MLN), "expand", "-f", str(tmp_path / "p.mln")], capture_output=True, text=True, env=env
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["hosts"]["a"] == {"motd": {"text": "hello all"}}
 
@@ -72,15 +77,26 @@ def test_host_plugins_describe_the_guest_configuration():
     spec = lang.build_spec(tree)
     web = spec.hosts["web14"]
     assert plugins.host_plugins()["apache"].guest_config(web.plugins["apache"]) == {
-        "doc_root": "/var/www", "max_connections": 300}
+        "doc_root": "/var/www",
+        "max_connections": 300,
+    }
     assert plugins.host_plugins()["sshkey"].guest_config(web.plugins["sshkey"]) == {
-        "keys": [{"user": "nagios", "file": "/home/nagios/.ssh/pubkey.outgoing"}]}
+        "keys": [{"user": "nagios", "file": "/home/nagios/.ssh/pubkey.outgoing"}]
+    }
 
 
 def test_autoenum_deals_service_hosts_round_robin_and_addresses_in_order():
     tree = lang.load(Path(__file__).parent / "cases" / "bioinfo.mln")
     hosts = tree["hosts"]
     assert len(hosts) == 36 and list(hosts)[0] == "cluster-node-1" and list(hosts)[-1] == "cluster-node-36"
-    assert [hosts[f"cluster-node-{n}"]["service_host"] for n in (1, 4, 5, 36)] == ["node-a", "node-d", "node-a", "node-d"]
+    assert [hosts[f"cluster-node-{n}"]["service_host"] for n in (1, 4, 5, 36)] == [
+        "node-a",
+        "node-d",
+        "node-a",
+        "node-d",
+    ]
     assert hosts["cluster-node-36"]["network"]["eth0"] == {
-        "gateway": "192.168.33.211", "address": "128.39.73.185", "netmask": "255.255.255.0"}
+        "gateway": "192.168.33.211",
+        "address": "128.39.73.185",
+        "netmask": "255.255.255.0",
+    }

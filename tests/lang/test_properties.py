@@ -48,16 +48,55 @@ def test_written_syntax_trees_parse_back_to_the_same_tree(tree):
     assert lang.format(text) == text
 
 
-soup = st.lists(st.sampled_from([
-    "{", "}", ";", "\n", " ", "#include x.mln", "#include", "# c", '"a b"', '"open', "$x", "$$", "$[y]", "$",
-    "host", "global", "switch", "superclass", "project", "=", "web-1", "network", "eth0", "address", "dhcp",
-    "autoenum", "numhosts 3", "apache", "memory 1G", "$x = $y", "$y = $x", "switch lan", "\\", "\t",
-]), max_size=40).map("".join)
+soup = st.lists(
+    st.sampled_from(
+        [
+            "{",
+            "}",
+            ";",
+            "\n",
+            " ",
+            "#include x.mln",
+            "#include",
+            "# c",
+            '"a b"',
+            '"open',
+            "$x",
+            "$$",
+            "$[y]",
+            "$",
+            "host",
+            "global",
+            "switch",
+            "superclass",
+            "project",
+            "=",
+            "web-1",
+            "network",
+            "eth0",
+            "address",
+            "dhcp",
+            "autoenum",
+            "numhosts 3",
+            "apache",
+            "memory 1G",
+            "$x = $y",
+            "$y = $x",
+            "switch lan",
+            "\\",
+            "\t",
+        ]
+    ),
+    max_size=40,
+).map("".join)
 
 
 def only_mln_errors(text):
-    for call in (lambda: lang.loads(text, sources=lang.MemorySources({"x.mln": text})),
-                 lambda: lang.format(text), lambda: lang.parse_statements(text)):
+    for call in (
+        lambda: lang.loads(text, sources=lang.MemorySources({"x.mln": text})),
+        lambda: lang.format(text),
+        lambda: lang.parse_statements(text),
+    ):
         try:
             result = call()
         except lang.MlnError as exc:

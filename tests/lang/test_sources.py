@@ -6,8 +6,12 @@ from projects import lang
 
 
 def test_memory_sources_resolve_relative_and_absolute_names():
-    files = {"main.mln": "#include sub/a.mln\n", "sub/a.mln": "#include b.mln\n#include /c.mln\n",
-             "sub/b.mln": "host b { }\n", "c.mln": "host c { }\n"}
+    files = {
+        "main.mln": "#include sub/a.mln\n",
+        "sub/a.mln": "#include b.mln\n#include /c.mln\n",
+        "sub/b.mln": "host b { }\n",
+        "c.mln": "host c { }\n",
+    }
     tree = lang.loads(files["main.mln"], "main.mln", sources=lang.MemorySources(files))
     assert list(tree["hosts"]) == ["b", "c"]
 

@@ -10,10 +10,20 @@ from projects.lang.spec import parse_size
 CASES = Path(__file__).parent / "cases"
 
 
-@pytest.mark.parametrize("text, size", [
-    ("128M", 128 * 2**20), ("256MB", 256 * 2**20), ("2GB", 2 * 2**30), ("1G", 2**30), ("512", 512),
-    ("4K", 4096), ("1T", 2**40), ("64kb", 64 * 1024), ("1.5G", 3 * 2**29),
-])
+@pytest.mark.parametrize(
+    "text, size",
+    [
+        ("128M", 128 * 2**20),
+        ("256MB", 256 * 2**20),
+        ("2GB", 2 * 2**30),
+        ("1G", 2**30),
+        ("512", 512),
+        ("4K", 4096),
+        ("1T", 2**40),
+        ("64kb", 64 * 1024),
+        ("1.5G", 3 * 2**29),
+    ],
+)
 def test_sizes_read_as_powers_of_1024(text, size):
     assert parse_size(text) == size
 
@@ -48,8 +58,10 @@ def test_a_spec_round_trips_through_plain_data():
 def test_unknown_keys_stay_in_settings_and_host_plugins_in_plugins():
     spec = lang.build_spec(lang.load(CASES / "global_plugins.mln"))
     assert spec.global_settings == {"keep_me": "here"}
-    assert spec.hosts["b"].plugins == {"apache": {"doc_root": "/var/www", "max_connections": "100"},
-                                       "sshkey": {"nagios": "/home/nagios/.ssh/id.pub"}}
+    assert spec.hosts["b"].plugins == {
+        "apache": {"doc_root": "/var/www", "max_connections": "100"},
+        "sshkey": {"nagios": "/home/nagios/.ssh/id.pub"},
+    }
 
 
 def test_a_tree_read_back_from_json_still_builds_without_positions():
@@ -71,4 +83,5 @@ def test_check_notes_what_is_valid_but_worth_saying():
     assert [str(n) for n in notes] == ["interface eth1 of host ubuntu is on no switch"]
     assert notes[0].position == lang.Position(str(CASES / "oscourse.mln"), 19, 1)
     assert lang.check(lang.load(CASES / "superclasses_nested.mln")) == [
-        "host b has no template: the daemon's default_template applies"]
+        "host b has no template: the daemon's default_template applies"
+    ]

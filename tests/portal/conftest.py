@@ -15,13 +15,13 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.contrib.auth.models import Group as AuthGroup
-from django.contrib.auth.models import User
 
+from daemon.cluster import builds
 from mlnweb.asgi import application
 from projects.access import SESSION_TOKENS
-from projects.choices import Action, HostState
-from projects.models import Build, Course, Group, Host, Project
+from projects.choices import Action
+from projects.models import Course
+from tests.factories import make_group, make_user, superuser
 
 
 def asynchronous(test):
@@ -40,21 +40,6 @@ def in_memory_layer(settings):
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
-def make_user(username, instructor=False, staff=False):
-    user = User.objects.create_user(username, password="pw", is_staff=staff)
-    if instructor:
-        user.groups.add(AuthGroup.objects.get_or_create(name="instructors")[0])
-    return user
-
-
-def make_group(course, row, host_state=HostState.RUNNING, vnc_port=None):
-    group = Group.objects.create(course=course, row=row)
-    project = Project.objects.create(name=f"{course.short_name}{row:02}", group=group, source_name="p.mln")
-    host = Host.objects.create(project=project, name="server", state=host_state, vnc_port=vnc_port,
-                               service_host="localhost", vnc_password="secret")
-    return group
-
-
 class World:
     """Ada owns the course `os` (groups 1 and 2); Grace is another instructor; Bob is a student
     of group 1 by membership, Eve one of group 2; Root is a superuser."""
@@ -63,11 +48,10 @@ class World:
         self.ada = make_user("ada", instructor=True)
         self.grace = make_user("grace", instructor=True)
         self.bob, self.eve = make_user("bob"), make_user("eve")
-        self.root = make_user("root", staff=True)
-        self.root.is_superuser = True  # sees every course: staff alone does not (projects.access)
-        self.root.save()
-        self.course = Course.objects.create(name="Operating systems", short_name="os", owner=self.ada,
-                                            master_name="oscourse.mln")
+        self.root = superuser("root")  # sees every course: staff alone does not (projects.access)
+        self.course = Course.objects.create(
+            name="Operating systems", short_name="os", owner=self.ada, master_name="oscourse.mln"
+        )
         self.group1, self.group2 = make_group(self.course, 1), make_group(self.course, 2)
         self.group1.students.add(self.bob)
         self.group2.students.add(self.eve)
@@ -77,7 +61,7 @@ class World:
         Course.objects.create(name="Networks", short_name="net", owner=self.grace, master_name="n.mln")
 
     def build(self, project):
-        return Build.objects.create(project=project, action=Action.BUILD)
+        return builds.submit(project, Action.BUILD, "localhost")
 
 
 @pytest.fixture

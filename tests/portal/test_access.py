@@ -4,8 +4,15 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
 
-from projects.access import (NoAccess, course_for_instructor, group_for_token, host_for_viewer,
-                             project_for_instructor, remember_group_token, session_tokens)
+from projects.access import (
+    NoAccess,
+    course_for_instructor,
+    group_for_token,
+    host_for_viewer,
+    project_for_instructor,
+    remember_group_token,
+    session_tokens,
+)
 from projects.models import Group, Project
 
 
@@ -42,8 +49,13 @@ def test_a_host_is_seen_by_its_students_by_membership_or_by_access_link(world):
 
 
 def test_a_host_is_hidden_from_other_groups_other_instructors_and_strangers(world):
-    for user, tokens in [(AnonymousUser(), ()), (world.eve, ()), (AnonymousUser(), [world.group2.token]),
-                         (world.grace, ()), (AnonymousUser(), ["not-a-token"])]:
+    for user, tokens in [
+        (AnonymousUser(), ()),
+        (world.eve, ()),
+        (AnonymousUser(), [world.group2.token]),
+        (world.grace, ()),
+        (AnonymousUser(), ["not-a-token"]),
+    ]:
         with pytest.raises(NoAccess):
             host_for_viewer(user, world.host1.pk, tokens)
 

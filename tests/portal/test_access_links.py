@@ -27,6 +27,7 @@ class Recording:
             response = getattr(self.client, method)(path, *args, **kwargs)
             self.addresses.append(f"{response.request['PATH_INFO']}?{response.request.get('QUERY_STRING', '')}")
             return response
+
         return request
 
 
@@ -73,8 +74,9 @@ def rotated(client, world):
     open_link(client, world.group1)
     assert client.get(world.group1.get_absolute_url()).status_code == 200
     client.force_login(world.ada)
-    response = client.post(reverse("group_new_link", args=["os", world.group1.pk]),
-                           {"next": reverse("project", args=[world.project1.pk])})
+    response = client.post(
+        reverse("group_new_link", args=["os", world.group1.pk]), {"next": reverse("project", args=[world.project1.pk])}
+    )
     assert response["Location"] == reverse("project", args=[world.project1.pk])
     world.group1.refresh_from_db()
     assert world.group1.token != old

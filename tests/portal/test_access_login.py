@@ -6,7 +6,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from .conftest import make_user
+from tests.factories import make_user
 
 
 def log_in(client, username, password, address="192.0.2.7"):

@@ -12,8 +12,9 @@ from django.urls import reverse
 from projects import routing
 from projects import urls as project_urls
 from projects.models import Build, Course, CourseDraft, Group
+from tests.factories import make_user
 
-from .conftest import asession, asynchronous, close_code, communicator, make_user
+from .conftest import asession, asynchronous, close_code, communicator
 
 # URL name -> (method, args from the world): what a staff instructor who is not the owner gets.
 NOT_FOUND = {
@@ -40,8 +41,10 @@ NOT_FOUND = {
 # Pages that are the staff instructor's own, or nobody's.
 OWN = {"home", "login", "logout", "courses", "course_new"}
 WEBSOCKETS = {
-    "^ws/progress/(?P<kind>course|project)/(?P<pk>[0-9]+)/$":
-        lambda w: [f"/ws/progress/course/{w.course.pk}/", f"/ws/progress/project/{w.project1.pk}/"],
+    "^ws/progress/(?P<kind>course|project)/(?P<pk>[0-9]+)/$": lambda w: [
+        f"/ws/progress/course/{w.course.pk}/",
+        f"/ws/progress/project/{w.project1.pk}/",
+    ],
     "ws/console/<int:host_id>/": lambda w: [f"/ws/console/{w.host1.pk}/"],
 }
 
@@ -51,8 +54,9 @@ def staff(world):
     """Stella: staff and an instructor, owning a course of her own, not Ada's."""
     world.stella = make_user("stella", instructor=True, staff=True)
     Course.objects.create(name="Databases", short_name="db", owner=world.stella, master_name="d.mln")
-    world.draft = CourseDraft.objects.create(course=world.course, master_name="oscourse.mln", table_name="t.csv",
-                                             table=b"")
+    world.draft = CourseDraft.objects.create(
+        course=world.course, master_name="oscourse.mln", table_name="t.csv", table=b""
+    )
     return world
 
 
@@ -117,8 +121,9 @@ def test_superusers_and_the_view_all_courses_permission_see_every_course(client,
 async def test_the_permission_opens_the_websockets_too(staff):
     from channels.db import database_sync_to_async
 
-    await database_sync_to_async(lambda: staff.stella.user_permissions.add(
-        Permission.objects.get(codename="view_all_courses")))()
+    await database_sync_to_async(
+        lambda: staff.stella.user_permissions.add(Permission.objects.get(codename="view_all_courses"))
+    )()
     ws = communicator(f"/ws/progress/course/{staff.course.pk}/", await asession(staff.stella))
     await ws.connect()
     assert (await ws.receive_json_from(2)) == {"type": "replayed"}

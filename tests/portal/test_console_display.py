@@ -9,14 +9,13 @@ import socket
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.contrib.auth.models import User
 
 from daemon import conf as mlnconf
-from daemon import jobs
+from daemon.cluster import builds, runner
 from projects.choices import Action, BuildStatus, HostState
 from projects.consumers import CLOSE_NOT_RUNNING
-from projects.models import Build
-from tests.daemon.conftest import ldaptest, libvirt_test, mln_conf, save_project, tiny  # noqa: F401 (fixtures)
+from tests.daemon.conftest import libvirt_test, mln_conf, tiny  # noqa: F401 (fixtures)
+from tests.factories import ldaptest, save_project, superuser
 
 from .conftest import close_code, communicator, session_of
 
@@ -24,8 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run(project, action, conf):
-    build = Build.objects.create(project=project, action=action, options={"service_host": "localhost"})
-    build = jobs.run(build.pk, conf=conf)
+    build = runner.run(builds.submit(project, action, "localhost"), conf)
     assert build.status == BuildStatus.SUCCEEDED, build.error
     return build
 
@@ -54,7 +52,7 @@ def test_a_pinned_vncdisplay_on_the_test_driver_is_no_display_and_no_tunnel(libv
         host = project.hosts.get(name="ldapserver")
         assert host.state == HostState.RUNNING
         assert host.vnc_port is None  # the daemon recorded no display: the test driver runs none
-        root = User.objects.create_superuser("root-display", password="pw")
+        root = superuser("root-display")
         assert async_to_sync(console_close_code)(host, session_of(root)) == CLOSE_NOT_RUNNING
 
         listener.settimeout(0.5)

@@ -30,7 +30,7 @@ from projects.choices import HostState
 
 from .conftest import session_of
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]  # a server process, and seconds of traffic
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -64,11 +64,21 @@ def server(tmp_path):
     conf = tmp_path / "mln.conf"
     conf.write_text(f"console_buffer {CONSOLE_BUFFER}\n")
     port = free_port()
-    env = {**os.environ, "MLN_CONF": str(conf), "DEBUG": "0", "SECRET_KEY": settings.SECRET_KEY,  # our sessions
-           "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}"}
-    log = open(tmp_path / "server.log", "w")
-    process = subprocess.Popen([str(BIN / "python"), "-m", "mlnweb.server", "--port", str(port)],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "MLN_CONF": str(conf),
+        "DEBUG": "0",
+        "SECRET_KEY": settings.SECRET_KEY,  # our sessions
+        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+    }
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - the process writes it after this returns
+    process = subprocess.Popen(
+        [str(BIN / "python"), "-m", "mlnweb.server", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -145,8 +155,11 @@ class RawConsole:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         self.sock.connect(("127.0.0.1", port))
-        self.protocol = ClientProtocol(parse_uri(f"ws://127.0.0.1:{port}/ws/console/{host_id}/"),
-                                       origin=f"http://127.0.0.1:{port}", subprotocols=["binary"])
+        self.protocol = ClientProtocol(
+            parse_uri(f"ws://127.0.0.1:{port}/ws/console/{host_id}/"),
+            origin=f"http://127.0.0.1:{port}",
+            subprotocols=["binary"],
+        )
         request = self.protocol.connect()
         request.headers["Cookie"] = f"{settings.SESSION_COOKIE_NAME}={session_key}"
         self.protocol.send_request(request)
@@ -195,22 +208,27 @@ def test_neither_a_browser_nor_a_display_that_never_reads_grows_the_server(serve
     try:
         warm_up(server.port, world.host1.pk, key)
         before = rss(server.pid)
-        kinds = [(world.host1, Opcode.BINARY, UPDATE_REQUEST),  # floods us, we ask for more
-                 (world.host2, Opcode.BINARY, os.urandom(64 * 1024)),  # the display never reads
-                 (world.host1, Opcode.PING, b"p" * 125)]  # pongs nobody reads
+        kinds = [
+            (world.host1, Opcode.BINARY, UPDATE_REQUEST),  # floods us, we ask for more
+            (world.host2, Opcode.BINARY, os.urandom(64 * 1024)),  # the display never reads
+            (world.host1, Opcode.PING, b"p" * 125),
+        ]  # pongs nobody reads
         consoles = [RawConsole(server.port, host.pk, key) for host, _, _ in kinds * CONSOLES_EACH]
-        for console, (_, opcode, data) in zip(consoles, kinds * CONSOLES_EACH):
+        for console, (_, opcode, data) in zip(consoles, kinds * CONSOLES_EACH, strict=True):
             threads.append(threading.Thread(target=misbehave, args=(console, opcode, data, stop), daemon=True))
             threads[-1].start()
         peak, started = before, time.monotonic()
         while time.monotonic() < started + SECONDS:
             peak = max(peak, rss(server.pid))
-            assert peak - before < BOUND, \
+            assert peak - before < BOUND, (
                 f"the server grew by {(peak - before) / MiB:.0f} MiB in {time.monotonic() - started:.1f} s"
+            )
             time.sleep(0.05)
-        print(f"\nserver RSS {before / MiB:.0f} MiB, peak {peak / MiB:.0f} MiB (+{(peak - before) / MiB:.1f}, "
-              f"bound {BOUND / MiB:.0f}); display flooded {flood.sent / MiB:.0f} MiB, browsers sent "
-              f"{sum(c.sent for c in consoles) / MiB:.0f} MiB")
+        print(
+            f"\nserver RSS {before / MiB:.0f} MiB, peak {peak / MiB:.0f} MiB (+{(peak - before) / MiB:.1f}, "
+            f"bound {BOUND / MiB:.0f}); display flooded {flood.sent / MiB:.0f} MiB, browsers sent "
+            f"{sum(c.sent for c in consoles) / MiB:.0f} MiB"
+        )
         # Both ways were pushed on, and the relay carried what fit in its buffers.
         assert flood.sent > 2 * MiB and sum(c.sent for c in consoles[1::3]) > 2 * MiB
     finally:

@@ -61,8 +61,11 @@ async def test_when_the_display_closes_the_browser_gets_a_normal_close(world):
 async def test_students_of_the_group_reach_the_console_by_link_or_membership(world):
     async with vnc_server() as display:
         await set_display(world.host1, display.port)
-        for session in [await asession(tokens=[world.group1.token]), await asession(world.bob),
-                        await asession(world.root)]:
+        for session in [
+            await asession(tokens=[world.group1.token]),
+            await asession(world.bob),
+            await asession(world.root),
+        ]:
             ws, _ = await open_console(world.host1, session)
             assert await ws.receive_from() == GREETING
             await ws.disconnect()
@@ -72,8 +75,12 @@ async def test_students_of_the_group_reach_the_console_by_link_or_membership(wor
 async def test_strangers_other_groups_and_other_instructors_get_no_console(world):
     async with vnc_server() as display:
         await set_display(world.host1, display.port)
-        sessions = [None, await asession(world.eve), await asession(tokens=[world.group2.token]),
-                    await asession(world.grace)]
+        sessions = [
+            None,
+            await asession(world.eve),
+            await asession(tokens=[world.group2.token]),
+            await asession(world.grace),
+        ]
         for session in sessions:
             ws, _ = await open_console(world.host1, session)
             assert await close_code(ws) == CLOSE_NO_ACCESS

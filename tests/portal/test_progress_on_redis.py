@@ -6,7 +6,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings as django_settings
 
-from daemon.records import broadcast
+from daemon.cluster.builds import broadcast
 
 from .conftest import asession, asynchronous, communicator
 
@@ -22,6 +22,7 @@ def redis_layer(settings, in_memory_layer):
 REDIS_LAYERS = django_settings.CHANNEL_LAYERS
 
 
+@pytest.mark.slow  # waits out the 5 s read timeout
 @asynchronous
 async def test_an_idle_stream_outlives_the_redis_read_timeout_and_still_gets_events(world, redis_layer):
     # redis-py 8 gives sockets a 5 s read timeout by default; channels-redis blocks 5 s on each

@@ -2,7 +2,7 @@
 
 Events are made the way the daemon makes them: Build.log_event or the
 daemon's EventLog (stored in batches, the last of each batch sent), and
-daemon.records.broadcast to the channel-layer groups.
+daemon.cluster.builds.broadcast to the channel-layer groups.
 """
 
 import asyncio
@@ -10,8 +10,7 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async
 
-from daemon.events import EventLog
-from daemon.records import broadcast
+from daemon.cluster.builds import EventLog, broadcast
 from projects.consumers import CLOSE_NO_ACCESS
 
 from .conftest import asession, asynchronous, close_code, communicator
@@ -22,8 +21,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @database_sync_to_async
 def emit(build, *steps, send=True):
     """Stores one event per step; sends each to the live pages unless `send` is false."""
-    events = [build.log_event(step, f"{step} done", host_name="server", done=i + 1, total=9)
-              for i, step in enumerate(steps)]
+    events = [
+        build.log_event(step, f"{step} done", host_name="server", done=i + 1, total=9) for i, step in enumerate(steps)
+    ]
     if send:
         for event in events:
             broadcast(build.project, event)
@@ -109,8 +109,17 @@ async def test_events_carry_what_the_page_shows(world):
     live = (await ws.receive_json_from())["events"][0]
     for event, seq, step in [(replayed, 1, "storage"), (live, 2, "disk")]:
         time = event.pop("time")
-        assert event == {"project": world.project1.pk, "build": build.pk, "seq": seq, "step": step,
-                         "host": "server", "level": "info", "message": f"{step} done", "done": 1, "total": 9}
+        assert event == {
+            "project": world.project1.pk,
+            "build": build.pk,
+            "seq": seq,
+            "step": step,
+            "host": "server",
+            "level": "info",
+            "message": f"{step} done",
+            "done": 1,
+            "total": 9,
+        }
         assert time.startswith("20")
     await ws.disconnect()
 

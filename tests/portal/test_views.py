@@ -12,10 +12,12 @@ import pytest
 from django.urls import reverse
 
 from daemon import conf as mlnconf
-from daemon.cluster import signing
+from daemon.cluster import builds, signing
 from projects.access import SESSION_TOKENS
 from projects.choices import Action, BuildStatus, HostState
 from projects.models import Build
+from tests.factories import server_spec
+
 
 @pytest.fixture
 def site(world, tmp_path, monkeypatch):
@@ -25,10 +27,7 @@ def site(world, tmp_path, monkeypatch):
     conf.write_text(f"service_host {service_host}\n")
     monkeypatch.setenv("MLN_CONF", str(conf))
     for project in (world.project1, world.project2):
-        project.spec = {"name": project.name, "switches": {"lan": {"name": "lan"}}, "hosts": {"server": {
-            "name": "server", "template": "tiny", "service_host": None, "users": {"student": "pw-" + project.name},
-            "root_passwd": "root-" + project.name,
-            "interfaces": [{"name": "eth0", "switch": "lan", "address": "10.0.0.1"}]}}}
+        project.spec = server_spec(project.name).to_dict()
         project.save()
     world.service_host = service_host
     yield world
@@ -54,19 +53,21 @@ def holding(client, token):
 
 def instructor_pages(world):
     course, project = world.course, world.project1
-    return [("get", reverse("course", args=[course.short_name])),
-            ("get", reverse("course_states", args=[course.short_name])),
-            ("get", reverse("project", args=[project.pk])),
-            ("post", reverse("course_action", args=[course.short_name, "stop"])),
-            ("post", reverse("project_action", args=[project.pk, "stop"]))]
+    return [
+        ("get", reverse("course", args=[course.short_name])),
+        ("get", reverse("course_states", args=[course.short_name])),
+        ("get", reverse("project", args=[project.pk])),
+        ("post", reverse("course_action", args=[course.short_name, "stop"])),
+        ("post", reverse("project_action", args=[project.pk, "stop"])),
+    ]
 
 
 def test_the_owner_sees_the_course_and_project_pages(client, site):
     as_user(client, site.ada)
     course = client.get(reverse("course", args=["os"])).content.decode()
-    assert 'data-progress-stream="/ws/progress/course/%d/"' % site.course.pk in course
+    assert f'data-progress-stream="/ws/progress/course/{site.course.pk}/"' in course
     assert f'data-progress-project="{site.project1.pk}"' in course and "<svg" in course
-    assert 'data-host-state="%d"' % site.host1.pk in course
+    assert f'data-host-state="{site.host1.pk}"' in course
     project = client.get(reverse("project", args=[site.project1.pk])).content.decode()
     assert "10.0.0.1" in project and "/ws/progress/project/" in project
     states = client.get(reverse("course_states", args=["os"])).json()
@@ -102,15 +103,22 @@ def test_the_owner_stops_a_course_a_group_and_one_host_each_one_build_per_projec
     assert Build.objects.filter(action=Action.STOP, host_name="").count() == 2
     client.post(reverse("project_action", args=[site.project1.pk, "start"]), {"host": site.host1.pk})
     build = Build.objects.get(action=Action.START)
-    assert (build.project, build.host_name, build.service_host, build.requested_by) == \
-        (site.project1, "server", site.service_host, site.ada)
-    assert client.post(reverse("project_action", args=[site.project1.pk, "start"]),
-                       {"host": site.host2.pk}).status_code == 404  # another project's host
+    assert (build.project, build.host_name, build.service_host, build.requested_by) == (
+        site.project1,
+        "server",
+        site.service_host,
+        site.ada,
+    )
+    assert (
+        client.post(reverse("project_action", args=[site.project1.pk, "start"]), {"host": site.host2.pk}).status_code
+        == 404
+    )  # another project's host
     assert client.post(reverse("project_action", args=[site.project1.pk, "export"])).status_code == 404
 
 
 def test_a_queued_job_goes_to_redis_only_after_the_commit_signed_for_its_service_host(
-        client, site, django_capture_on_commit_callbacks):
+    client, site, django_capture_on_commit_callbacks
+):
     as_user(client, site.ada)
     queue = signing.queue(site.service_host)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -156,8 +164,11 @@ def test_a_logged_in_student_may_keep_the_group_on_their_account(client, site):
 
 @pytest.mark.parametrize("viewer", ["owner", "member", "link"])
 def test_the_console_page_is_for_the_groups_students_and_its_owner(client, site, viewer):
-    {"owner": lambda: as_user(client, site.ada), "member": lambda: as_user(client, site.bob),
-     "link": lambda: holding(client, site.group1.token)}[viewer]()
+    {
+        "owner": lambda: as_user(client, site.ada),
+        "member": lambda: as_user(client, site.bob),
+        "link": lambda: holding(client, site.group1.token),
+    }[viewer]()
     page = client.get(reverse("console", args=[site.host1.pk])).content.decode()
     assert f'data-ws-path="/ws/console/{site.host1.pk}/"' in page
     assert '<script id="console-password" type="application/json">"secret"</script>' in page
@@ -165,9 +176,12 @@ def test_the_console_page_is_for_the_groups_students_and_its_owner(client, site,
 
 @pytest.mark.parametrize("viewer", ["anonymous", "other group by link", "other group by account", "other instructor"])
 def test_no_console_and_no_start_for_anyone_else(client, site, viewer):
-    {"anonymous": lambda: None, "other group by link": lambda: holding(client, site.group2.token),
-     "other group by account": lambda: as_user(client, site.eve),
-     "other instructor": lambda: as_user(client, site.grace)}[viewer]()
+    {
+        "anonymous": lambda: None,
+        "other group by link": lambda: holding(client, site.group2.token),
+        "other group by account": lambda: as_user(client, site.eve),
+        "other instructor": lambda: as_user(client, site.grace),
+    }[viewer]()
     assert client.get(reverse("console", args=[site.host1.pk])).status_code == 404
     assert client.post(reverse("host_action", args=[site.host1.pk, "start"])).status_code == 404
     assert not Build.objects.exists()
@@ -175,8 +189,9 @@ def test_no_console_and_no_start_for_anyone_else(client, site, viewer):
 
 def test_a_student_starts_and_stops_their_own_host_and_nothing_more(client, site):
     holding(client, site.group1.token)
-    response = client.post(reverse("host_action", args=[site.host1.pk, "stop"]),
-                           {"next": site.group1.get_absolute_url()})
+    response = client.post(
+        reverse("host_action", args=[site.host1.pk, "stop"]), {"next": site.group1.get_absolute_url()}
+    )
     assert response["Location"] == site.group1.get_absolute_url()
     build = Build.objects.get()
     assert (build.action, build.host_name, build.requested_by) == (Action.STOP, "server", None)
@@ -200,9 +215,15 @@ def test_staff_see_hosts_builds_daemons_and_queues_in_the_admin(client, site):
     as_user(client, site.root)
     site.root.is_superuser = True
     site.root.save()
-    Build.objects.create(project=site.project1, action=Action.BUILD)
-    for url in ("/admin/projects/host/", "/admin/projects/build/", "/admin/projects/course/",
-                "/admin/projects/group/", "/admin/projects/project/", "/admin/rq/"):
+    builds.submit(site.project1, Action.BUILD, "localhost")
+    for url in (
+        "/admin/projects/host/",
+        "/admin/projects/build/",
+        "/admin/projects/course/",
+        "/admin/projects/group/",
+        "/admin/projects/project/",
+        "/admin/rq/",
+    ):
         assert client.get(url).status_code == 200, url
     page = client.get(reverse("daemon-status")).content.decode()
     assert f"mln.{site.service_host}" in page and "failed" in page

@@ -5,12 +5,11 @@ the 60-group table of the shared examples, copied so a clean clone tests
 the same files.
 """
 
-from pathlib import Path
-
 import pytest
 
-FILES = Path(__file__).resolve().parent / "files"
-OSCOURSE = (FILES / "oscourse.mln").read_text()
+from tests import factories
+from tests.factories import FILES, OSCOURSE, table_bytes  # noqa: F401 - the course tests take them from here
+
 OSCOURSE_TABLE = (FILES / "oscourse-groups.csv").read_bytes()
 
 
@@ -19,5 +18,9 @@ def oscourse_files():
     return {"oscourse.mln": OSCOURSE}
 
 
-def table_bytes(*rows, sep=","):
-    return "".join(sep.join(row) + "\n" for row in rows).encode()
+@pytest.fixture
+def instructor(client):
+    """Ada, an instructor, logged in."""
+    user = factories.instructor("ada")
+    client.force_login(user)
+    return user

@@ -57,7 +57,9 @@ def test_course_expand_copies_files_found_through_include_dirs(tmp_path):
     (tmp_path / "m.mln").write_text("#include /common/base.mln\nhost h {\n    superclass base\n}\n")
     (tmp_path / "t.csv").write_text("x\na\n")
     out = tmp_path / "out"
-    result = mln("course", "expand", "-m", tmp_path / "m.mln", "-t", tmp_path / "t.csv", "-o", out, "--include-dir", lib)
+    result = mln(
+        "course", "expand", "-m", tmp_path / "m.mln", "-t", tmp_path / "t.csv", "-o", out, "--include-dir", lib
+    )
     assert result.returncode == 0, result.stderr
     assert (out / "common" / "base.mln").is_file()
     assert json.loads(mln("expand", "-f", out / "m-1.mln").stdout)["hosts"]["h"]["memory"] == "64M"

@@ -44,8 +44,13 @@ def test_the_same_table_saved_with_a_bom_and_semicolons_gives_the_same_projects(
 
 
 def test_a_group_expands_exactly_as_listing_4_does(oscourse_files):
-    expansion = expand(oscourse_files, HEADER, ("01", "a", "b", "c"), ("02", "d", "e", "f"),
-                       ("03", "unique-value-1", "unique-value-2", "unique-value-3"))
+    expansion = expand(
+        oscourse_files,
+        HEADER,
+        ("01", "a", "b", "c"),
+        ("02", "d", "e", "f"),
+        ("03", "unique-value-1", "unique-value-2", "unique-value-3"),
+    )
     listing_4 = load(FILES / "os03.mln")
     group = expansion.groups[2]
     assert {**group.tree, "project": "os03"} == listing_4
@@ -55,8 +60,17 @@ def test_a_group_expands_exactly_as_listing_4_does(oscourse_files):
 def test_a_group_file_holds_the_row_a_project_line_and_the_include_of_the_master(oscourse_files):
     group = expand(oscourse_files, HEADER, ("07", "u", "r", "v")).groups[0]
     body = [line.strip() for line in group.source.splitlines() if line.strip() and not line.startswith("#")]
-    assert body == ["global {", "$gnum = 07", "$userpasswd = u", "$rpasswd = r", "$vncpasswd = v",
-                    "$index = 1", "$course = os", "project = os-1", "}"]
+    assert body == [
+        "global {",
+        "$gnum = 07",
+        "$userpasswd = u",
+        "$rpasswd = r",
+        "$vncpasswd = v",
+        "$index = 1",
+        "$course = os",
+        "project = os-1",
+        "}",
+    ]
     assert group.source.rstrip().endswith("#include oscourse.mln")
     assert group.source_name == "os-1.mln"
 
@@ -87,7 +101,10 @@ def test_the_index_in_a_project_name_is_padded_to_the_width_of_the_row_count(osc
 def test_index_and_course_are_variables_of_every_group():
     files = {"m.mln": "global { project $course-lab$index }\nhost h$index { memory 64M }\n"}
     expansion = expand_course("net", "m.mln", files, read_table("t.csv", table_bytes(("x",), ("a",), ("b",))))
-    assert [(g.project, list(g.tree["hosts"])) for g in expansion.groups] == [("net-lab1", ["h1"]), ("net-lab2", ["h2"])]
+    assert [(g.project, list(g.tree["hosts"])) for g in expansion.groups] == [
+        ("net-lab1", ["h1"]),
+        ("net-lab2", ["h2"]),
+    ]
 
 
 def test_random_cells_become_distinct_sixteen_character_unambiguous_passwords(oscourse_files):
@@ -104,8 +121,14 @@ def test_random_cells_become_distinct_sixteen_character_unambiguous_passwords(os
 def test_expanding_again_keeps_every_generated_password(oscourse_files):
     first = expand(oscourse_files, HEADER, ("01", "@random", "@random", "x"), ("02", "@random", "@random", "y"))
     previous = {g.index: (g.project, g.generated) for g in first.groups}
-    again = expand(oscourse_files, HEADER, ("01", "@random", "@random", "x"), ("02", "@random", "@random", "y"),
-                   ("03", "@random", "@random", "z"), previous=previous)
+    again = expand(
+        oscourse_files,
+        HEADER,
+        ("01", "@random", "@random", "x"),
+        ("02", "@random", "@random", "y"),
+        ("03", "@random", "@random", "z"),
+        previous=previous,
+    )
     assert [g.generated for g in again.groups[:2]] == [g.generated for g in first.groups]
     assert [g.tree for g in again.groups[:2]] == [g.tree for g in first.groups]
     assert set(again.groups[2].generated) == {"userpasswd", "rpasswd"}
@@ -113,10 +136,14 @@ def test_expanding_again_keeps_every_generated_password(oscourse_files):
 
 def test_a_password_stays_with_its_project_when_rows_move():
     files = {"m.mln": "global { project lab$[g] }\nhost h { root_passwd $pw }\n"}
-    first = expand_course("c", "m.mln", files, read_table("t.csv", table_bytes(("g", "pw"), ("a", "@random"), ("b", "@random"))))
+    first = expand_course(
+        "c", "m.mln", files, read_table("t.csv", table_bytes(("g", "pw"), ("a", "@random"), ("b", "@random")))
+    )
     previous = {g.index: (g.project, g.generated) for g in first.groups}
     # Row "a" is removed: "b" moves up to row 2 and keeps its own password, not a's.
-    again = expand_course("c", "m.mln", files, read_table("t.csv", table_bytes(("g", "pw"), ("b", "@random"), ("n", "@random"))), previous)
+    again = expand_course(
+        "c", "m.mln", files, read_table("t.csv", table_bytes(("g", "pw"), ("b", "@random"), ("n", "@random"))), previous
+    )
     assert again.groups[0].project == "labb"
     assert again.groups[0].generated == first.groups[1].generated
     assert again.groups[1].generated["pw"] not in {g.generated["pw"] for g in first.groups}
@@ -165,16 +192,20 @@ def test_a_bad_value_in_a_cell_is_reported_at_its_row_and_column():
 def test_every_problem_of_every_row_is_reported_at_once(oscourse_files):
     problems = problems_of(oscourse_files, HEADER, ("01", "", "r", "v"), ("02", "u", "r", "v"), ("03", "u", "r", ""))
     assert problems == [
-        "groups.csv:2:2: error: group 1: the cell of column 'userpasswd' is empty, and oscourse.mln:12:23 uses $userpasswd",
-        "groups.csv:4:4: error: group 3: the cell of column 'vncpasswd' is empty, and oscourse.mln:35:15 uses $vncpasswd",
+        "groups.csv:2:2: error: group 1: the cell of column 'userpasswd' is empty,"
+        " and oscourse.mln:12:23 uses $userpasswd",
+        "groups.csv:4:4: error: group 3: the cell of column 'vncpasswd' is empty,"
+        " and oscourse.mln:35:15 uses $vncpasswd",
     ]
 
 
 def test_two_groups_with_one_project_name_are_reported_at_the_second_row():
     files = {"oscourse.mln": OSCOURSE + "\nglobal { project os$[gnum] }\n"}
     problems = problems_of(files, HEADER, ("01", "u", "r", "v"), ("02", "u", "r", "v"), ("01", "u", "r", "v"))
-    assert problems == ["groups.csv:4:1: error: group 3: project os01 is also the project of group 1 (row 2):"
-                        " names must be unique in the course"]
+    assert problems == [
+        "groups.csv:4:1: error: group 3: project os01 is also the project of group 1 (row 2):"
+        " names must be unique in the course"
+    ]
 
 
 def test_a_project_name_that_cannot_be_a_file_name_is_reported():
@@ -208,8 +239,10 @@ def test_a_master_with_a_global_block_but_no_project_is_told_to_name_it():
 def test_a_master_default_for_a_table_variable_is_reported_where_the_master_defines_it(oscourse_files):
     files = {"oscourse.mln": "$rpasswd = default\n" + OSCOURSE}
     problems = problems_of(files, HEADER, ("01", "u", "r", "v"))
-    assert problems == ["oscourse.mln:1:1: error: $rpasswd is defined here and is a column of groups.csv:"
-                        " define it in one place only (group 1, row 2 of groups.csv)"]
+    assert problems == [
+        "oscourse.mln:1:1: error: $rpasswd is defined here and is a column of groups.csv:"
+        " define it in one place only (group 1, row 2 of groups.csv)"
+    ]
 
 
 def test_the_master_can_define_a_variable_whose_cell_is_left_empty():
@@ -220,7 +253,7 @@ def test_the_master_can_define_a_variable_whose_cell_is_left_empty():
 
 def test_a_cell_is_literal_text_even_with_dollars_quotes_and_blanks():
     files = {"m.mln": "global { project p$index }\nhost h { motd $text }\n"}
-    cells = ['a $b $$c', 'say "hi" #1 {;}', "back\\slash"]
+    cells = ["a $b $$c", 'say "hi" #1 {;}', "back\\slash"]
     csv_text = "text\n" + "".join('"' + c.replace('"', '""') + '"\n' for c in cells)
     table = read_table("t.csv", csv_text.encode())
     expansion = expand_course("c", "m.mln", files, table)
@@ -232,4 +265,6 @@ def test_includes_come_only_from_the_courses_own_files(oscourse_files):
     with pytest.raises(CourseError) as caught:
         expand_course("c", "m.mln", files, read_table("t.csv", table_bytes(("x",), ("a",))))
     assert "not found among the course's files" in str(caught.value)
-    assert loads("#include b.mln\n", filename="a.mln", sources=MemorySources({"b.mln": "host h { }"}))["hosts"] == {"h": {}}
+    assert loads("#include b.mln\n", filename="a.mln", sources=MemorySources({"b.mln": "host h { }"}))["hosts"] == {
+        "h": {}
+    }

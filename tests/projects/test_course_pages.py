@@ -7,13 +7,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group as AuthGroup
-from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from projects.lang import MemorySources, loads
 from projects.models import Course, CourseDraft, Group, Host, Project, Switch
+from tests import factories
 
 from .conftest import OSCOURSE, OSCOURSE_TABLE, table_bytes
 
@@ -32,30 +31,21 @@ def conf_allowing_the_courses_display(tmp_path, monkeypatch):
     return path
 
 
-def make_instructor(username):
-    user = User.objects.create_user(username, password="pw")
-    user.groups.add(AuthGroup.objects.get_or_create(name="instructors")[0])
-    return user
-
-
-@pytest.fixture
-def instructor(client):
-    user = make_instructor("ada")
-    client.force_login(user)
-    return user
-
-
 def upload(name, data):
     return SimpleUploadedFile(name, data)
 
 
 def new_course(client, table=OSCOURSE_TABLE, table_name="groups.csv", master=OSCOURSE, short_name="os", extra=()):
-    return client.post(reverse("course_new"), {
-        "name": "Operating systems", "short_name": short_name,
-        "master": upload("oscourse.mln", master.encode()),
-        "extra_files": [upload(n, t.encode()) for n, t in extra],
-        "table": upload(table_name, table),
-    })
+    return client.post(
+        reverse("course_new"),
+        {
+            "name": "Operating systems",
+            "short_name": short_name,
+            "master": upload("oscourse.mln", master.encode()),
+            "extra_files": [upload(n, t.encode()) for n, t in extra],
+            "table": upload(table_name, table),
+        },
+    )
 
 
 def update_course(client, short_name="os", **files):
@@ -76,7 +66,9 @@ def test_uploading_a_course_stores_every_group_with_its_project_hosts_and_switch
     assert project.tree["hosts"]["ubuntu"]["users"] == {"osuser03": project.group.generated["userpasswd"]}
     assert project.spec["hosts"]["win"]["memory"] == 256 * 2**20
     assert [(h.name, h.memory, h.template) for h in project.hosts.all()] == [
-        ("ubuntu", 128 * 2**20, "os_linux_1.ext3"), ("win", 256 * 2**20, "winXP.template")]
+        ("ubuntu", 128 * 2**20, "os_linux_1.ext3"),
+        ("win", 256 * 2**20, "winXP.template"),
+    ]
     assert [s.name for s in project.switches.all()] == ["lan"]
     assert Host.objects.count() == 120 and Switch.objects.count() == 60
 
@@ -85,7 +77,17 @@ def test_the_course_page_previews_every_group(client, instructor):
     new_course(client)
     page = client.get(reverse("course", args=["os"])).content.decode()
     assert page.count("<tr>") == 61  # header and sixty groups
-    for text in ("os-01", "os-60", "ubuntu", "128.0\xa0MB", "os_linux_1.ext3", "winXP.template", "lan", "$gnum", "generated"):
+    for text in (
+        "os-01",
+        "os-60",
+        "ubuntu",
+        "128.0\xa0MB",
+        "os_linux_1.ext3",
+        "winXP.template",
+        "lan",
+        "$gnum",
+        "generated",
+    ):
         assert text in page
     assert Project.objects.get(name="os-01").group.generated["rpasswd"] not in page  # no password on a projector
 
@@ -106,8 +108,13 @@ def test_a_course_with_extra_files_and_an_xlsx_table_is_stored_with_them(client,
     buffer = io.BytesIO()
     workbook.save(buffer)
     master = "#include common.mln\n" + OSCOURSE.replace("switch lan { }", "")
-    response = new_course(client, table=buffer.getvalue(), table_name="groups.xlsx", master=master,
-                          extra=[("common.mln", "switch lan { }\n")])
+    response = new_course(
+        client,
+        table=buffer.getvalue(),
+        table_name="groups.xlsx",
+        master=master,
+        extra=[("common.mln", "switch lan { }\n")],
+    )
     assert response.status_code == 302
     course = Course.objects.get(short_name="os")
     assert sorted(f.name for f in course.files.all()) == ["common.mln", "oscourse.mln"]
@@ -134,7 +141,7 @@ def test_a_project_name_taken_by_another_course_is_reported_with_that_course(cli
 def test_a_project_name_taken_by_another_instructors_course_does_not_name_that_course(client, instructor):
     new_course(client)
     Course.objects.filter(short_name="os").update(name="Grace's secret seminar")
-    client.force_login(make_instructor("bob"))
+    client.force_login(factories.instructor("bob"))
     response = new_course(client, short_name="os2", master=OSCOURSE + "\nglobal { project os-$[gnum] }\n")
     page = response.content.decode()
     assert "group 1: project os-01 already exists (in another course or made from the command line)" in page
@@ -145,8 +152,13 @@ def test_a_project_name_taken_by_another_instructors_course_does_not_name_that_c
 def test_a_new_table_shows_the_changes_per_group_before_they_are_applied(client, instructor):
     new_course(client, table=table_bytes(HEADER, *[(f"0{n}", "@random", "r", "v") for n in (1, 2, 3)]))
     # Another root password for group 2, a fourth group.
-    table = table_bytes(HEADER, ("01", "@random", "r", "v"), ("02", "@random", "S3cretRoot", "v"),
-                        ("03", "@random", "r", "v"), ("04", "@random", "r", "v"))
+    table = table_bytes(
+        HEADER,
+        ("01", "@random", "r", "v"),
+        ("02", "@random", "S3cretRoot", "v"),
+        ("03", "@random", "r", "v"),
+        ("04", "@random", "r", "v"),
+    )
     response = update_course(client, table=("groups2.csv", table))
     draft = CourseDraft.objects.get()
     assert response["Location"] == reverse("course_draft", args=["os", draft.pk])
@@ -166,14 +178,23 @@ def test_a_new_table_shows_the_changes_per_group_before_they_are_applied(client,
 
 def test_groups_keep_their_tokens_and_passwords_when_their_rows_move(client, instructor):
     master = OSCOURSE + "\nglobal { project os$[gnum] }\n"
-    new_course(client, master=master, table=table_bytes(HEADER, *[(f"0{n}", "@random", "@random", "v") for n in (1, 2, 3)]))
+    new_course(
+        client, master=master, table=table_bytes(HEADER, *[(f"0{n}", "@random", "@random", "v") for n in (1, 2, 3)])
+    )
     before = {g.project.name: (g.token, g.generated, g.project.pk) for g in Group.objects.select_related("project")}
-    table = table_bytes(HEADER, ("02", "@random", "@random", "v"), ("03", "@random", "@random", "changed"), ("04", "@random", "@random", "v"))
+    table = table_bytes(
+        HEADER,
+        ("02", "@random", "@random", "v"),
+        ("03", "@random", "@random", "changed"),
+        ("04", "@random", "@random", "v"),
+    )
     draft_url = update_course(client, table=("groups.csv", table))["Location"]
 
     page = client.get(draft_url).content.decode()
     assert '<tr class="removed"><td></td><td>os01</td>' in page
-    assert '<tr class="changed"><td>1</td><td>os02</td><td>changed</td>\n        <td>group 2 becomes group 1</td>' in page
+    assert (
+        '<tr class="changed"><td>1</td><td>os02</td><td>changed</td>\n        <td>group 2 becomes group 1</td>' in page
+    )
     assert "host win: vncpasswd changed" in page and "changed</td>" in page
     assert '<tr class="added"><td>3</td><td>os04</td>' in page
 
@@ -244,14 +265,14 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client):
 
 
 def test_a_user_who_is_not_an_instructor_is_refused(client):
-    client.force_login(User.objects.create_user("student", password="pw"))
+    client.force_login(factories.student("student"))
     assert client.get(reverse("courses")).status_code == 403
     assert client.get(reverse("course_new")).status_code == 403
 
 
 def test_staff_users_are_instructors_of_their_own_courses_only(client, instructor):
     new_course(client)
-    client.force_login(User.objects.create_user("staff", password="pw", is_staff=True))
+    client.force_login(factories.staff("staff"))
     assert client.get(reverse("courses")).status_code == 200
     for name in ("course", "course_zip", "course_credentials"):
         assert client.get(reverse(name, args=["os"])).status_code == 404, name
@@ -260,7 +281,7 @@ def test_staff_users_are_instructors_of_their_own_courses_only(client, instructo
 def test_another_instructors_course_is_not_found(client, instructor):
     new_course(client)
     course = Course.objects.get()
-    client.force_login(make_instructor("bob"))
+    client.force_login(factories.instructor("bob"))
     for name in ("course", "course_update", "course_zip", "course_credentials"):
         assert client.get(reverse(name, args=["os"])).status_code == 404
     draft = course.drafts.create(**vars(course.inputs()))

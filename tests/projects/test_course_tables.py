@@ -35,7 +35,7 @@ def test_the_shared_table_has_sixty_groups_of_four_variables():
 
 
 def test_a_table_with_a_byte_order_mark_and_semicolons_is_read():
-    data = "\ufeffgnum;motd;pw\r\n01;\"a;b, c\";@random\r\n02; spaced ;x\r\n".encode()
+    data = '\ufeffgnum;motd;pw\r\n01;"a;b, c";@random\r\n02; spaced ;x\r\n'.encode()
     table = read_table("groups.csv", data)
     assert table.columns == ["gnum", "motd", "pw"]
     assert table.rows == [["01", "a;b, c", "@random"], ["02", "spaced", "x"]]
@@ -73,8 +73,12 @@ def test_values_without_a_column_name_are_reported_where_they_stand():
 
 
 def test_an_empty_table_and_a_header_without_rows_are_reported():
-    assert problems("t.csv", b"\n\n") == ["t.csv:1:1: error: the table is empty: it needs a header row naming the variables"]
-    assert problems("t.csv", b"a,b\n") == ["t.csv:1:1: error: the table has a header but no groups: add one row per group"]
+    assert problems("t.csv", b"\n\n") == [
+        "t.csv:1:1: error: the table is empty: it needs a header row naming the variables"
+    ]
+    assert problems("t.csv", b"a,b\n") == [
+        "t.csv:1:1: error: the table has a header but no groups: add one row per group"
+    ]
 
 
 def test_a_table_that_is_not_utf8_is_reported_at_the_first_bad_byte():

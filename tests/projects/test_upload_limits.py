@@ -30,7 +30,6 @@ from projects.models import Course, Project
 from projects.variable_table import CourseError, read_table
 
 from .conftest import OSCOURSE, OSCOURSE_TABLE, table_bytes
-from .test_course_pages import instructor  # noqa: F401 - the fixture
 
 MLN = str(Path(sys.executable).parent / "mln")
 
@@ -70,6 +69,7 @@ PARTS = {
 
 def handmade_xlsx(header, row, count, dimension=None):
     """`count` copies of `row` (cells as inline strings) under `header`."""
+
     def cells(values):
         return "".join(f'<c t="inlineStr"><is><t>{v}</t></is></c>' for v in values)
 
@@ -95,7 +95,8 @@ def handmade_xlsx(header, row, count, dimension=None):
 def test_a_table_beyond_max_table_upload_is_refused_by_its_size():
     data = b"name\n" + b"x\n" * (2 * MiB)
     assert problems("t.csv", data) == [
-        "t.csv:1:1: error: the table is 4.0 MiB: at most 4 MiB (max_table_upload in mln.conf)"]
+        "t.csv:1:1: error: the table is 4.0 MiB: at most 4 MiB (max_table_upload in mln.conf)"
+    ]
 
 
 def test_an_xlsx_bomb_is_refused_from_its_zip_directory_before_inflating():
@@ -119,7 +120,8 @@ def test_an_xlsx_whose_used_range_is_beyond_max_table_rows_is_refused_before_its
     workbook.save(buffer)
     assert problems("t.xlsx", buffer.getvalue()) == [
         "t.xlsx:1002:1: error: the sheet's used range is 100001 rows: at most 1000 groups and the header "
-        "(max_table_rows in mln.conf); delete the rows below the table"]
+        "(max_table_rows in mln.conf); delete the rows below the table"
+    ]
 
 
 def test_an_xlsx_wider_than_max_table_columns_is_refused_by_its_used_range():
@@ -133,17 +135,20 @@ def test_an_xlsx_wider_than_max_table_columns_is_refused_by_its_used_range():
 
 def test_an_xlsx_without_a_dimension_is_counted_as_it_is_read():
     assert problems("t.xlsx", handmade_xlsx(["name"], ["g"], 5000)) == [
-        "t.xlsx:1002:1: error: the table has more than 1000 groups (max_table_rows in mln.conf)"]
+        "t.xlsx:1002:1: error: the table has more than 1000 groups (max_table_rows in mln.conf)"
+    ]
     wide = handmade_xlsx([f"v{n}" for n in range(150)], ["g"], 1)
     assert problems("t.xlsx", wide) == [
-        "t.xlsx:1:101: error: the table has more than 100 columns (max_table_columns in mln.conf)"]
+        "t.xlsx:1:101: error: the table has more than 100 columns (max_table_columns in mln.conf)"
+    ]
 
 
 def test_a_csv_of_100000_rows_is_refused_at_the_first_row_beyond_max_table_rows():
     started = time.monotonic()
     data = b"name\n" + b"".join(b"g%d\n" % n for n in range(100_000))
     assert problems("t.csv", data) == [
-        "t.csv:1002:1: error: the table has more than 1000 groups (max_table_rows in mln.conf)"]
+        "t.csv:1002:1: error: the table has more than 1000 groups (max_table_rows in mln.conf)"
+    ]
     assert time.monotonic() - started < 2  # before: accepted, then 3 minutes of expansion
 
 
@@ -155,13 +160,15 @@ def test_blank_rows_do_not_count_as_groups():
 def test_a_csv_wider_than_max_table_columns_is_refused_at_the_column_beyond():
     data = (",".join(f"v{n}" for n in range(120)) + "\n").encode()
     assert problems("t.csv", data) == [
-        "t.csv:1:101: error: the table has more than 100 columns (max_table_columns in mln.conf)"]
+        "t.csv:1:101: error: the table has more than 100 columns (max_table_columns in mln.conf)"
+    ]
 
 
 def test_a_cell_longer_than_max_value_length_is_refused_at_its_row_and_column():
     data = table_bytes(("a", "b"), ("1", "2"), ("3", "x" * 5000))
     assert problems("t.csv", data) == [
-        "t.csv:3:2: error: this cell has 5000 characters: at most 4096 (max_value_length in mln.conf)"]
+        "t.csv:3:2: error: this cell has 5000 characters: at most 4096 (max_value_length in mln.conf)"
+    ]
 
 
 def test_limits_come_from_mln_conf_with_the_same_names_and_defaults():
@@ -174,8 +181,9 @@ def test_limits_come_from_mln_conf_with_the_same_names_and_defaults():
 
 
 def test_the_sixty_group_course_of_the_shared_examples_fits_the_default_limits():
-    expansion = expand_course("os", "oscourse.mln", {"oscourse.mln": OSCOURSE},
-                              read_table("groups.csv", OSCOURSE_TABLE))
+    expansion = expand_course(
+        "os", "oscourse.mln", {"oscourse.mln": OSCOURSE}, read_table("groups.csv", OSCOURSE_TABLE)
+    )
     assert len(expansion.groups) == 60
 
 
@@ -184,15 +192,18 @@ def test_a_course_beyond_max_course_hosts_is_refused_at_the_row_that_crosses_it(
     table = read_table("t.csv", table_bytes(("x",), *[(str(n),) for n in range(30)]))
     found = course_problems({"m.mln": master}, table)
     # 25 groups of 200 hosts are 5000; group 26 (row 27) makes 5200.
-    assert found == ["t.csv:27:1: error: group 26: the course has more than 5000 hosts with this group "
-                     "(max_course_hosts in mln.conf)"]
+    assert found == [
+        "t.csv:27:1: error: group 26: the course has more than 5000 hosts with this group "
+        "(max_course_hosts in mln.conf)"
+    ]
 
 
 def test_a_master_beyond_max_upload_is_refused_by_name():
     files = {"m.mln": "host h { }\n", "big.mln": "# " + "x" * (MiB + 1) + "\n"}
     found = course_problems(files, read_table("t.csv", table_bytes(("x",), ("1",))))
-    assert found == ["big.mln:1:1: error: big.mln is 1.0 MiB: a .mln file may have at most 1 MiB "
-                     "(max_upload in mln.conf)"]
+    assert found == [
+        "big.mln:1:1: error: big.mln is 1.0 MiB: a .mln file may have at most 1 MiB (max_upload in mln.conf)"
+    ]
 
 
 def test_a_control_character_in_a_table_cell_is_refused_at_its_row_and_column():
@@ -209,11 +220,13 @@ def test_mln_check_refuses_a_big_file_with_the_limit_of_mln_conf(tmp_path):
     conf.write_text("max_upload 1K\n")
     path = tmp_path / "big.mln"
     path.write_text("global { project big }\n# " + "x" * 2000 + "\n")
-    result = subprocess.run([MLN, "check", "-f", path], capture_output=True, text=True,
-                            env={**os.environ, "MLN_CONF": str(conf)})
+    result = subprocess.run(
+        [MLN, "check", "-f", path], capture_output=True, text=True, env={**os.environ, "MLN_CONF": str(conf)}
+    )
     assert result.returncode == 1
-    assert result.stderr == (f"{path}:1:1: error: file '{path}' is 2.0 KiB: a .mln file may have at most 1 KiB "
-                             "(max_upload in mln.conf)\n")
+    assert result.stderr == (
+        f"{path}:1:1: error: file '{path}' is 2.0 KiB: a .mln file may have at most 1 KiB (max_upload in mln.conf)\n"
+    )
 
 
 def test_mln_course_expand_uses_the_table_limits_of_mln_conf(tmp_path):
@@ -221,8 +234,12 @@ def test_mln_course_expand_uses_the_table_limits_of_mln_conf(tmp_path):
     conf.write_text("max_table_rows 2\n")
     (tmp_path / "m.mln").write_text("host h { }\n")
     (tmp_path / "t.csv").write_text("x\n1\n2\n3\n")
-    result = subprocess.run([MLN, "course", "expand", "-m", tmp_path / "m.mln", "-t", tmp_path / "t.csv"],
-                            capture_output=True, text=True, env={**os.environ, "MLN_CONF": str(conf)})
+    result = subprocess.run(
+        [MLN, "course", "expand", "-m", tmp_path / "m.mln", "-t", tmp_path / "t.csv"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLN_CONF": str(conf)},
+    )
     assert result.returncode == 1
     assert result.stderr.endswith("t.csv:4:1: error: the table has more than 2 groups (max_table_rows in mln.conf)\n")
 
@@ -233,21 +250,27 @@ def test_mln_course_expand_uses_the_table_limits_of_mln_conf(tmp_path):
 @pytest.fixture
 def site_conf(tmp_path, monkeypatch):
     """Write the site's mln.conf (the article's course pins display 300, which it allows)."""
+
     def write(text=""):
         path = tmp_path / "mln.conf"
         path.write_text("vncdisplay_range 300-399\n" + text)
         monkeypatch.setenv("MLN_CONF", str(path))
         return path
+
     write()
     return write
 
 
 def new_course(client, master=OSCOURSE, table=OSCOURSE_TABLE, short_name="os"):
-    return client.post(reverse("course_new"), {
-        "name": "Operating systems", "short_name": short_name,
-        "master": SimpleUploadedFile("oscourse.mln", master.encode()),
-        "table": SimpleUploadedFile("groups.csv", table),
-    })
+    return client.post(
+        reverse("course_new"),
+        {
+            "name": "Operating systems",
+            "short_name": short_name,
+            "master": SimpleUploadedFile("oscourse.mln", master.encode()),
+            "table": SimpleUploadedFile("groups.csv", table),
+        },
+    )
 
 
 def page_text(response):
@@ -289,8 +312,10 @@ def test_an_expansion_beyond_expand_memory_stops_in_its_child_not_in_the_web_ser
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     response = new_course(client, master=doubling(30), table=b"x\n1\n")  # 16 GiB of text
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-    assert "oscourse.mln:1:1</code> expanding the course needed more than 400 MiB of memory " \
-           "(expand_memory in mln.conf)" in page_text(response)
+    assert (
+        "oscourse.mln:1:1</code> expanding the course needed more than 400 MiB of memory "
+        "(expand_memory in mln.conf)" in page_text(response)
+    )
     assert grown < 50 * 1024  # KiB: the web process's peak did not move
     assert "Traceback" not in page_text(response) and not Course.objects.exists()
 
@@ -300,13 +325,20 @@ def test_an_expansion_beyond_expand_timeout_is_stopped(client, instructor, site_
     site_conf("max_statements 1000000000\nexpand_timeout 2\n")
     fan = "#include m.mln\n" * 10
     started = time.monotonic()
-    response = client.post(reverse("course_new"), {
-        "name": "Fan", "short_name": "fan",
-        "master": SimpleUploadedFile("m.mln", fan.replace("m.mln", "a.mln").encode()),
-        "extra_files": [SimpleUploadedFile(f"{c}.mln", fan.replace("m.mln", f"{chr(ord(c) + 1)}.mln").encode())
-                        for c in "abcdefg"] + [SimpleUploadedFile("h.mln", b"superclass s { memory 1M }\n")],
-        "table": SimpleUploadedFile("t.csv", b"x\n1\n"),
-    })
+    response = client.post(
+        reverse("course_new"),
+        {
+            "name": "Fan",
+            "short_name": "fan",
+            "master": SimpleUploadedFile("m.mln", fan.replace("m.mln", "a.mln").encode()),
+            "extra_files": [
+                SimpleUploadedFile(f"{c}.mln", fan.replace("m.mln", f"{chr(ord(c) + 1)}.mln").encode())
+                for c in "abcdefg"
+            ]
+            + [SimpleUploadedFile("h.mln", b"superclass s { memory 1M }\n")],
+            "table": SimpleUploadedFile("t.csv", b"x\n1\n"),
+        },
+    )
     assert "expanding the course took longer than 2 s (expand_timeout in mln.conf)" in page_text(response)
     assert time.monotonic() - started < 15
     assert not Course.objects.exists()

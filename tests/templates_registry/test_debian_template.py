@@ -31,8 +31,9 @@ def files():
 
 def test_image_is_qcow2_without_backing_file(files):
     image, _, _ = files
-    out = subprocess.run(["qemu-img", "info", "-f", "qcow2", "--output=json", str(image)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["qemu-img", "info", "-f", "qcow2", "--output=json", str(image)], check=True, capture_output=True, text=True
+    ).stdout
     info = json.loads(out)
     assert info["format"] == "qcow2"
     assert "backing-filename" not in info and "full-backing-filename" not in info
@@ -42,11 +43,14 @@ def test_image_is_qcow2_without_backing_file(files):
 def test_image_holds_an_ext4_filesystem_labelled_debian(files, tmp_path):
     image, _, _ = files
     head = tmp_path / "head.raw"
-    subprocess.run(["qemu-img", "dd", "-f", "qcow2", "-O", "raw", "bs=4096", "count=1",
-                    f"if={image}", f"of={head}"], check=True, capture_output=True)
+    subprocess.run(
+        ["qemu-img", "dd", "-f", "qcow2", "-O", "raw", "bs=4096", "count=1", f"if={image}", f"of={head}"],
+        check=True,
+        capture_output=True,
+    )
     superblock = head.read_bytes()[1024:2048]
-    magic, = struct.unpack_from("<H", superblock, 0x38)
-    incompat, = struct.unpack_from("<I", superblock, 0x60)
+    (magic,) = struct.unpack_from("<H", superblock, 0x38)
+    (incompat,) = struct.unpack_from("<I", superblock, 0x60)
     assert magic == 0xEF53
     assert incompat & 0x40, "no extents: ext2 or ext3, not ext4"
     assert superblock[0x78:0x88].rstrip(b"\0") == b"debian"

@@ -6,8 +6,9 @@ from . import HostPlugin
 class Apache(HostPlugin):
     def check(self, block, errors):
         limit = block.get("max_connections")
-        if limit is not None and not (isinstance(limit, str) and limit.isascii() and limit.isdigit()
-                                      and len(limit) <= 9):
+        if limit is not None and not (
+            isinstance(limit, str) and limit.isascii() and limit.isdigit() and len(limit) <= 9
+        ):
             errors.add(block.where("max_connections"), "apache max_connections must be a whole number", "plugin")
 
     def guest_config(self, block):

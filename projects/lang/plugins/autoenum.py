@@ -12,6 +12,7 @@ import ipaddress
 from ..blocks import Block
 from . import GeneratorPlugin
 
+
 class Autoenum(GeneratorPlugin):
     def planned_hosts(self, block):
         count = block.get("numhosts")
@@ -61,8 +62,11 @@ class Autoenum(GeneratorPlugin):
         try:
             begin = _first_address(block.get("addresses_begin", "1"), net)
         except ValueError:
-            errors.add(block.where("addresses_begin"),
-                       "autoenum addresses_begin must be a whole number or an IPv4 address", "plugin")
+            errors.add(
+                block.where("addresses_begin"),
+                "autoenum addresses_begin must be a whole number or an IPv4 address",
+                "plugin",
+            )
             return None
         first, last = int(begin), int(begin) + count - 1
         low, high = int(net.network_address), int(net.broadcast_address)
@@ -71,9 +75,11 @@ class Autoenum(GeneratorPlugin):
         for address in (first, last):
             if not low <= address <= high:
                 shown = ipaddress.IPv4Address(address) if address < 2**32 else "beyond 255.255.255.255"
-                errors.add(block.where("addresses_begin"),
-                           f"autoenum address {shown} (host {address - first + 1}) is outside net {net}",
-                           "address-outside-net")
+                errors.add(
+                    block.where("addresses_begin"),
+                    f"autoenum address {shown} (host {address - first + 1}) is outside net {net}",
+                    "address-outside-net",
+                )
                 return None
         netmask = str(net.netmask)
         return [(str(ipaddress.IPv4Address(first + i)), netmask) for i in range(count)]

@@ -47,10 +47,13 @@ class Command(BaseCommand):
         _, admin_password = self.user(ADMIN, staff=True)
         course = self.course(instructor)
         group = course.groups.order_by("row").first()
-        self.stdout.write(f"instructor login: {INSTRUCTOR} / {self.shown(INSTRUCTOR, instructor_password)}   "
-                          f"(course page: {base_url}{course.get_absolute_url()})")
-        self.stdout.write(f"staff login:      {ADMIN} / {self.shown(ADMIN, admin_password)}   "
-                          f"({base_url}{reverse('admin:index')})")
+        self.stdout.write(
+            f"instructor login: {INSTRUCTOR} / {self.shown(INSTRUCTOR, instructor_password)}   "
+            f"(course page: {base_url}{course.get_absolute_url()})"
+        )
+        self.stdout.write(
+            f"staff login:      {ADMIN} / {self.shown(ADMIN, admin_password)}   ({base_url}{reverse('admin:index')})"
+        )
         self.stdout.write(f"student of group 1 ({group.project.name}): {base_url}{group.access_path()}")
 
     @staticmethod
@@ -66,8 +69,9 @@ class Command(BaseCommand):
 
     def user(self, username, instructor=False, staff=False):
         """The account, and its new password when one was made now (else None: it is not kept)."""
-        user, created = User.objects.get_or_create(username=username, defaults={"is_staff": staff,
-                                                                                "is_superuser": staff})
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"is_staff": staff, "is_superuser": staff}
+        )
         password = None
         if created or user.check_password(PUBLIC_PASSWORDS[username]):
             password = secrets.token_urlsafe(12)
@@ -83,8 +87,9 @@ class Command(BaseCommand):
         if course:
             return course  # already loaded: its groups keep their links and passwords
         master = (DEMO / "oscourse.mln").read_text()
-        inputs = CourseInputs("oscourse.mln", {"oscourse.mln": master}, "groups.csv",
-                              (DEMO / "groups.csv").read_bytes())
+        inputs = CourseInputs(
+            "oscourse.mln", {"oscourse.mln": master}, "groups.csv", (DEMO / "groups.csv").read_bytes()
+        )
         course = Course(name=name, short_name=short_name, owner=owner)
         try:
             course.apply(inputs)

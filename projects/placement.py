@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Sum
 
-from daemon.conf import MiB
 from daemon.agent.plan import MIN_MEMORY
+from daemon.conf import MiB
+from projects.choices import HostState, ProjectState
+from projects.models import Host
 
 
 class PlacementError(Exception):
@@ -34,9 +36,9 @@ class PlacementError(Exception):
 @dataclass
 class Daemon:
     service_host: str
-    offered: int        # bytes for guests
-    placed: int = 0     # bytes of hosts already placed here
-    capacity: int = 0   # bytes it could ever give guests
+    offered: int  # bytes for guests
+    placed: int = 0  # bytes of hosts already placed here
+    capacity: int = 0  # bytes it could ever give guests
 
     @property
     def left(self):
@@ -46,9 +48,6 @@ class Daemon:
 def daemons_from(live, projects=()):
     """Daemon rows from heartbeat facts, loaded with what the database already places on each
     (`projects`, being placed now, are counted from their specs instead)."""
-    from projects.choices import HostState, ProjectState
-    from projects.models import Host
-
     built = (ProjectState.BUILT, ProjectState.RUNNING, ProjectState.STOPPED)
     rows = []
     for name, facts in sorted(live.items()):
@@ -74,8 +73,10 @@ def unplaced(project):
 
 def check_capacity(daemon, need, asking):
     if need > daemon.capacity:
-        raise PlacementError(f"{asking} {need // MiB} MiB of memory, more than {daemon.service_host} could ever "
-                             f"offer ({daemon.capacity // MiB} MiB)")
+        raise PlacementError(
+            f"{asking} {need // MiB} MiB of memory, more than {daemon.service_host} could ever "
+            f"offer ({daemon.capacity // MiB} MiB)"
+        )
 
 
 def choose(daemons, need, project_name):
@@ -86,9 +87,11 @@ def choose(daemons, need, project_name):
     if not fitting:
         best = max(daemons, key=lambda d: d.left, default=None)
         where = f"; the most is {best.left // MiB} MiB on {best.service_host}" if best else ""
-        raise PlacementError(f"project {project_name}: no live daemon has {need // MiB} MiB left for its "
-                             f"hosts{where}" if daemons else
-                             f"project {project_name}: no live daemon to place its hosts on")
+        raise PlacementError(
+            f"project {project_name}: no live daemon has {need // MiB} MiB left for its hosts{where}"
+            if daemons
+            else f"project {project_name}: no live daemon to place its hosts on"
+        )
     # Most left first, then the name: the same inputs place the same way.
     return min(fitting, key=lambda d: (-d.left, d.service_host))
 
@@ -118,8 +121,6 @@ def place(projects, live, conf):
 
 @transaction.atomic
 def record(projects, chosen):
-    from projects.models import Host
-
     for project in projects:
         if project.name not in chosen:
             continue

@@ -43,9 +43,9 @@ class ImageLimits:
 
 @dataclass(frozen=True)
 class ImageFacts:
-    format: str         # raw or qcow2
-    virtual_size: int   # bytes the guest sees
-    filesystem: str     # what blkid found in a raw image ("ext4", "dos" for a partition table, "" for none)
+    format: str  # raw or qcow2
+    virtual_size: int  # bytes the guest sees
+    filesystem: str  # what blkid found in a raw image ("ext4", "dos" for a partition table, "" for none)
 
 
 def limits_from_conf(conf):
@@ -87,11 +87,14 @@ def qcow2_info(path):
     info = run_json(["qemu-img", "info", "-f", "qcow2", "-U", "--output=json", str(path)], path, "qemu-img")
     data = info.get("format-specific", {}).get("data", {})
     if info.get("backing-filename"):
-        raise ImageError(f"{path}: a qcow2 with a backing file ({info['backing-filename']}) is refused: "
-                         "an image must stand alone (qemu-img convert -O qcow2 flattens it)")
+        raise ImageError(
+            f"{path}: a qcow2 with a backing file ({info['backing-filename']}) is refused: "
+            "an image must stand alone (qemu-img convert -O qcow2 flattens it)"
+        )
     if data.get("data-file"):
-        raise ImageError(f"{path}: a qcow2 with an external data file ({data['data-file']}) is refused: "
-                         "an image must stand alone")
+        raise ImageError(
+            f"{path}: a qcow2 with an external data file ({data['data-file']}) is refused: an image must stand alone"
+        )
     if info.get("encrypted"):
         raise ImageError(f"{path}: an encrypted qcow2 is refused: guests could not read it")
     if data.get("corrupt"):
@@ -105,9 +108,11 @@ def raw_content(path, size):
     if found:
         return found
     if size < MIN_BLANK_RAW or size % SECTOR:
-        raise ImageError(f"{path}: not an image: no qcow2 header, no filesystem or partition table, and "
-                         f"{size} bytes is not a blank disk (whole {SECTOR}-byte sectors, at least "
-                         f"{MIN_BLANK_RAW // (1024 * 1024)} MiB)")
+        raise ImageError(
+            f"{path}: not an image: no qcow2 header, no filesystem or partition table, and "
+            f"{size} bytes is not a blank disk (whole {SECTOR}-byte sectors, at least "
+            f"{MIN_BLANK_RAW // (1024 * 1024)} MiB)"
+        )
     return ""
 
 
@@ -115,8 +120,9 @@ def blkid(path):
     """The filesystem (TYPE) or partition table (PTTYPE) blkid reads in the file, or ""."""
     # -p: low-level probing of the file itself, no cache; exit 2 means nothing was recognised.
     try:
-        result = subprocess.run(["blkid", "-p", "-o", "export", str(path)], capture_output=True, text=True,
-                                timeout=TOOL_TIMEOUT)
+        result = subprocess.run(
+            ["blkid", "-p", "-o", "export", str(path)], capture_output=True, text=True, timeout=TOOL_TIMEOUT
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ImageError(f"{path}: blkid cannot read it: {exc}") from exc
     fields = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
@@ -125,8 +131,9 @@ def blkid(path):
 
 def check_virtual_size(path, virtual_size, limits):
     if virtual_size > limits.max_virtual:
-        raise ImageError(f"{path}: a disk of {virtual_size} bytes is above max_disk ({limits.max_virtual} bytes) "
-                         "of mln.conf")
+        raise ImageError(
+            f"{path}: a disk of {virtual_size} bytes is above max_disk ({limits.max_virtual} bytes) of mln.conf"
+        )
 
 
 def run_json(command, path, tool):

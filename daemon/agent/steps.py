@@ -1,9 +1,12 @@
-"""The daemon's jobs: build, rebuild, start, stop, remove, export and import.
+"""The steps of a job on this service host: build, rebuild, start, stop, remove, export, import,
+upgrade and the four sides of a migration.
 
-`run(build_id)` is what RQ calls (queue `mln.<service_host>`), and what the
-command line calls in-process for its own host. Each run is Build.start /
-try / fail(reason) / succeed, with one BuildEvent per step, also sent to the
-channel-layer groups `project-<id>` and `course-<id>` for live pages.
+A step function takes a `Job`: what to do (`JobOrder`, read off the Build by
+daemon/cluster/runner.py), the project's `ProjectSpec`, this host's mln.conf,
+an open Hypervisor and the event log to report to. It never reads or writes
+the database: the runner records what libvirt says afterwards
+(daemon/agent/reports.py) and the project state a step leaves in
+`job.project_state`.
 
 Every step is idempotent (it makes only what is missing), so a job run twice,
 or run again after the daemon was killed half-way, converges on the same
@@ -12,32 +15,17 @@ failed build leaves nothing running or half-made; a killed one leaves what it
 made for the next run to adopt or `mln remove` to delete.
 """
 
-import logging
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from django.db import transaction
-
-from projects.choices import Action, EventLevel, ProjectState
-from projects.lang.spec import ProjectSpec
-from projects.models import Build
-
 from daemon import conf as mlnconf
-from daemon import records
-from daemon.cluster import chains
-from daemon.agent import libvirt_xml
-from daemon.agent import guest_config
-from daemon.agent import storage
-from daemon.events import EventLog
-from daemon.agent.archive import ArchiveError
-from daemon.agent.hypervisor import Hypervisor, HypervisorError
-from daemon.agent.plan import Image, PlanError, plan_project
-
-log = logging.getLogger(__name__)
-
-
-class JobError(Exception):
-    """A job cannot go on; the message says which host and why."""
+from daemon.agent import guest_config, libvirt_xml, storage
+from daemon.agent.errors import ArchiveError, JobError
+from daemon.agent.hypervisor import HypervisorError
+from daemon.agent.plan import PlanError, plan_project
+from projects.choices import EventLevel, ProjectState
+from projects.lang.spec import ProjectSpec
 
 
 class StepFailed(Exception):
@@ -51,17 +39,40 @@ REMOVED = ("removed", "already gone")
 STARTED = ("started", "already running")
 STOPPED = ("stopped", "already stopped")
 
-EXPECTED = (JobError, ArchiveError, PlanError, HypervisorError, guest_config.GuestConfigError, mlnconf.ConfError,
-            storage.FolderError, OSError)
+EXPECTED = (
+    JobError,
+    ArchiveError,
+    PlanError,
+    HypervisorError,
+    guest_config.GuestConfigError,
+    mlnconf.ConfError,
+    storage.FolderError,
+    OSError,
+)
+
+
+@dataclass
+class JobOrder:
+    """What a Build asks of this service host, and what the project was when it was asked."""
+
+    action: str
+    service_host: str
+    default_service_host: str = ""  # where the project's unplaced hosts live
+    host_name: str = ""  # one host only, or all
+    options: dict = field(default_factory=dict)  # the action's own parameters
+    source: str = ""  # the project's .mln (an export writes it)
+    project_state: str = ""  # the project's state as the job starts
 
 
 class Job:
-    """One run of one Build: its steps, their events, and the undo of what it made."""
+    """One run of one job: its steps, their events, and the undo of what it made."""
 
-    def __init__(self, build, conf, hypervisor, progress=None):
-        self.build, self.project, self.conf, self.hv = build, build.project, conf, hypervisor
-        self.spec = ProjectSpec.from_dict(self.project.spec)
-        self.events = EventLog(build, progress)
+    def __init__(self, order: JobOrder, spec: ProjectSpec, conf: mlnconf.MlnConf, hypervisor, events, images: dict):
+        """`events`: anything with `add(step, message, host, level, done, total)` and `flush()`;
+        `images`: the registered templates, name -> plan.Image."""
+        self.order, self.spec, self.conf, self.hv, self.events = order, spec, conf, hypervisor, events
+        self.images = images
+        self.project_state = None  # what the project is once this job has succeeded, if it changes
         self.undo = []
         self.done = self.total = 0
 
@@ -99,16 +110,17 @@ class Job:
     def hosts(self):
         """This service host's hosts, or the one named with -h."""
         hosts = [h for h in self.spec.hosts.values() if self.is_here(h)]
-        if self.build.host_name:
-            hosts = [h for h in hosts if h.name == self.build.host_name]
+        if self.order.host_name:
+            hosts = [h for h in hosts if h.name == self.order.host_name]
             if not hosts:
-                raise JobError(f"project {self.spec.name} has no host {self.build.host_name} on "
-                               f"{self.build.service_host}")
+                raise JobError(
+                    f"project {self.spec.name} has no host {self.order.host_name} on {self.order.service_host}"
+                )
         return hosts
 
     def is_here(self, host):
-        home = self.build.service_host
-        return (host.service_host or self.build.options.get("default_service_host", home)) == home
+        home = self.order.service_host
+        return (host.service_host or self.order.default_service_host or home) == home
 
     def domain(self, host):
         return libvirt_xml.object_name(self.spec.name, host.name)
@@ -117,13 +129,7 @@ class Job:
         return Path(self.conf.projects) / self.spec.name
 
     def plan(self, images=None):
-        return plan_project(self.spec, self.conf, self.hv, images or registered_images(), self.hosts())
-
-
-def registered_images():
-    from templates_registry.models import Template
-
-    return {t.name: Image(t.name, t.image, t.format, t.boot, t.virtual_size) for t in Template.objects.all()}
+        return plan_project(self.spec, self.conf, self.hv, images or self.images, self.hosts())
 
 
 # --- the actions ------------------------------------------------------------------------
@@ -139,23 +145,34 @@ def build_plan(job, plan, before_hosts=()):
     for host in plan.hosts:
         for warning in host.warnings:
             job.warn(host.spec.name, warning)
-    job.step("storage", "", partial(ensure_storage, job, plan),
-             undo=partial(remove_storage, job, [h.spec.name for h in plan.hosts]))
+    job.step(
+        "storage",
+        "",
+        partial(ensure_storage, job, plan),
+        undo=partial(remove_storage, job, [h.spec.name for h in plan.hosts]),
+    )
     for step in before_hosts:
         job.step(*step)
     for network in plan.networks:
-        job.step("switch", network.switch, partial(job.hv.ensure_network, network),
-                 undo=partial(job.hv.remove_network, network.name))
+        job.step(
+            "switch",
+            network.switch,
+            partial(job.hv.ensure_network, network),
+            undo=partial(job.hv.remove_network, network.name),
+        )
     for host in plan.hosts:
         build_host(job, plan, host)
-    records.set_project_state(job.project, ProjectState.BUILT)
+    job.project_state = ProjectState.BUILT
 
 
 def build_host(job, plan, host):
     name = host.spec.name
-    job.step("disk", name, partial(job.hv.ensure_overlay, plan.pool, host.volume, host.capacity,
-                                   host.image.path, host.image.format),
-             undo=partial(job.hv.remove_volume, plan.pool, host.volume))
+    job.step(
+        "disk",
+        name,
+        partial(job.hv.ensure_overlay, plan.pool, host.volume, host.capacity, host.image.path, host.image.format),
+        undo=partial(job.hv.remove_volume, plan.pool, host.volume),
+    )
     job.step("seed", name, partial(write_seed, job, host), undo=partial(Path(host.guest.seed).unlink, True))
     job.step("define", name, partial(job.hv.define, host.guest), undo=partial(job.hv.undefine, host.guest.name))
 
@@ -215,7 +232,7 @@ def start(job):
         if job.hv.domain_state(name).state == "undefined":
             raise StepFailed("start", host.name, f"not built: run mln build for project {job.spec.name}")
         job.step("start", host.name, partial(job.hv.start, name), undo=partial(job.hv.stop, name), said=STARTED)
-    records.set_project_state(job.project, ProjectState.RUNNING)
+    job.project_state = ProjectState.RUNNING
 
 
 def activate_project(job):
@@ -233,13 +250,13 @@ def stop(job):
     job.total = len(hosts)
     for host in hosts:
         job.step("stop", host.name, partial(job.hv.stop, job.domain(host)), said=STOPPED)
-    if not job.build.host_name:
-        records.set_project_state(job.project, ProjectState.STOPPED)
+    if not job.order.host_name:
+        job.project_state = ProjectState.STOPPED
 
 
 def remove(job):
     """Everything of the project on this host, found by libvirt's metadata, not by the spec."""
-    if job.build.host_name:
+    if job.order.host_name:
         return remove_one_host(job)
     objects = job.hv.project_objects(job.spec.name)
     job.total = len(objects.domains) + len(objects.networks) + 1
@@ -248,111 +265,26 @@ def remove(job):
     for network in objects.networks:
         job.step("remove switch", network, partial(remove_network, job, network), said=REMOVED)
     job.step("remove storage", "", partial(remove_storage, job), said=REMOVED)
-    records.set_project_state(job.project, ProjectState.REMOVED)
+    job.project_state = ProjectState.REMOVED
 
 
 def remove_one_host(job):
     """`-h HOST` (a page's remove of one host): its guest, disk and seed; the switches stay for the others."""
-    from daemon.cluster.upgrade_plan import remove_host
-
     hosts = job.hosts()
     job.total = len(hosts)
     for host in hosts:
         job.step("remove host", host.name, partial(remove_host, job, job.domain(host)), said=REMOVED)
 
 
+def remove_host(job, domain):
+    """A host's domain, disk and seed on this service host."""
+    host = domain.removeprefix(libvirt_xml.object_name(job.spec.name, ""))
+    job.hv.undefine(domain)
+    job.hv.remove_volume(libvirt_xml.pool_name(job.spec.name), f"{host}.qcow2")
+    for leftover in (f"{host}.seed.img", f"{host}.base.qcow2"):
+        (job.folder() / leftover).unlink(missing_ok=True)
+    return True
+
+
 def remove_network(job, name):
     return job.hv.remove_network(name)
-
-
-def export(job):
-    from daemon.agent import archive
-
-    archive.export_project(job)
-
-
-def import_(job):
-    from daemon.agent import archive
-
-    archive.import_project(job)
-
-
-def upgrade(job):
-    from daemon.cluster import upgrade_plan as upgrading
-
-    upgrading.upgrade_project(job)
-
-
-def migrate(job):
-    from daemon.agent import migration
-
-    migration.migrate(job)
-
-
-ACTIONS = {Action.BUILD: build, Action.REBUILD: rebuild, Action.START: start, Action.STOP: stop,
-           Action.REMOVE: remove, Action.EXPORT: export, Action.IMPORT: import_,
-           Action.UPGRADE: upgrade, Action.MIGRATE: migrate}
-
-
-# --- the entry point ------------------------------------------------------------------
-
-DAEMON_CONF = None
-
-
-def configure(conf):
-    """The conf a worker runs its jobs with (`mln daemon` with -P, -T, -F)."""
-    global DAEMON_CONF
-    DAEMON_CONF = conf
-
-
-def run(build_id, conf=None, progress=None):
-    """Runs one Build; returns it, succeeded or failed. Never raises for a failed step."""
-    build = Build.objects.select_related("project").get(pk=build_id)
-    conf = conf or DAEMON_CONF or mlnconf.load()
-    build.start()
-    switch_spec(build)
-    try:
-        with Hypervisor(conf.libvirt_uri) as hypervisor:
-            job = Job(build, conf, hypervisor, progress)
-            run_action(job)
-    except (StepFailed, *EXPECTED) as exc:
-        fail(build, str(exc), progress)
-    except Exception as exc:  # a bug: the user gets one line, the log gets the traceback
-        log.exception("build %s failed", build.pk)
-        fail(build, f"internal error: {exc!r}", progress)
-    else:
-        build.succeed()
-    return build
-
-
-def switch_spec(build):
-    """An upgrade chain carries the project's new spec in one Build, its first `upgrade` (daemon/cluster/upgrade_plan.py):
-    stored as that job starts, after the exports. The portal has stored it already, with the course."""
-    new = build.options.get("spec")
-    if new is not None and build.project.spec != new:
-        build.project.spec = new
-        build.project.save(update_fields=["spec", "updated_at"])
-
-
-def run_action(job):
-    try:
-        ACTIONS[job.build.action](job)
-    except Exception:
-        job.rollback()
-        raise
-    finally:
-        job.events.flush()
-        records.record_hosts(job.project, job.spec, job.hv, job.build.service_host)
-
-
-def fail(build, reason, progress=None):
-    with transaction.atomic():
-        build.fail(reason)
-        event = build.log_event("failed", reason, level=EventLevel.ERROR)
-        if build.action in (Action.BUILD, Action.REBUILD):
-            records.set_project_state(build.project, ProjectState.FAILED)
-    chains.fail_later(build, reason)  # the steps after it in its chain will not run
-    records.broadcast(build.project, event)
-    if progress:
-        progress(event)
-
