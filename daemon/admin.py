@@ -3,6 +3,9 @@
 import django_rq
 from django.contrib import admin
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django_rq.settings import get_queues_map
+from rq import Worker
 
 from daemon import conf as mlnconf
 from daemon.cluster import heartbeat, signing
@@ -15,23 +18,31 @@ admin.site.index_template = "daemon/admin_index.html"
 def daemon_status(request):
     conf = mlnconf.load()
     statuses = heartbeat.statuses(django_rq.get_connection("default"), [conf.service_host, *conf.daemon_status_query])
-    rows = [{**status_row(s), **queue_row(s.service_host)} for s in statuses]
+    queues = get_queues_map()  # django-rq's dashboard numbers its queues (mlnweb/rq_queues.py)
+    rows = [{**status_row(s), **queue_row(s)} for s in statuses]
+    links = [dashboard_link(queues, row["queue"]) for row in rows]
     context = {
         **admin.site.each_context(request),
         "title": "Service host daemons and their queues",
-        "rows": rows,
+        "rows": [(row, link) for row, link in zip(rows, links, strict=True)],
         "columns": list(rows[0]) if rows else [],
     }
     return TemplateResponse(request, "daemon/admin_daemons.html", context)
 
 
-def queue_row(service_host):
-    """The queue `mln.<service host>`: jobs waiting, running, failed. (django-rq's dashboard lists only
-    settings.RQ_QUEUES; these queues are named at run time, so this page shows them.)"""
-    queue = signing.queue(service_host)
+def queue_row(status):
+    """The queue `mln.<service host>`: its workers and jobs. `running` (guests, from the heartbeat)
+    is another column: a count of jobs never stands for it."""
+    queue = signing.queue(status.service_host)
     return {
+        "jobs_in_parallel": status.facts.get("jobs_in_parallel", ""),
         "queue": queue.name,
-        "waiting": queue.count,
-        "running": queue.started_job_registry.count,
-        "failed": queue.failed_job_registry.count,
+        "workers": Worker.count(queue=queue),
+        "jobs_waiting": queue.count,
+        "jobs_running": queue.started_job_registry.count,
+        "jobs_failed": queue.failed_job_registry.count,
     }
+
+
+def dashboard_link(queues, name):
+    return reverse("django_rq:jobs", args=[queues[name]]) if name in queues else ""

@@ -55,6 +55,7 @@ class MlnConf:
     heartbeat_interval: float = 5.0  # seconds between a daemon's heartbeats
     heartbeat_ttl: float = 15.0  # a daemon silent this long is not alive
     daemon_wait: float = 60.0  # how long a job waits for a daemon that is not alive
+    jobs_in_parallel: int = 4  # jobs one daemon runs at once (one project's jobs still one at a time)
     guest_memory: int | None = None  # memory offered to guests; libvirt's free memory when unset
     lvm_vg: str | None = None
     san_path: Path | None = None  # storage every service host reaches (live migration)
@@ -85,6 +86,7 @@ class MlnConf:
     expand_timeout: float = 60.0  # seconds an upload's expansion may take
     expand_memory: int = 1024 * MiB  # address space of the process that expands an upload
     console_buffer: int = 4 * MiB  # bytes in flight per console, each direction
+    shutdown_timeout: int = 60  # seconds a guest has to answer a shut down (ACPI) before it is powered off
     statements: dict = field(default_factory=dict)  # every key -> list of values, as written
 
     @property
@@ -103,6 +105,14 @@ def parse_size(text):
     if not match:
         raise ValueError(f"not a size: {text!r}")
     return int(float(match[1]) * UNITS[match[2].upper()])
+
+
+def parse_bounded(text, low, high):
+    """A whole number within [low, high]."""
+    number = int(text)
+    if not low <= number <= high:
+        raise ValueError(f"{number} is not between {low} and {high}")
+    return number
 
 
 def parse_range(text):
@@ -172,6 +182,7 @@ CONVERTERS = {
     "heartbeat_interval": float,
     "heartbeat_ttl": float,
     "daemon_wait": float,
+    "jobs_in_parallel": lambda v: parse_bounded(v, 1, 64),
     "guest_memory": parse_size,
     "lvm_vg": str,
     "san_path": Path,
@@ -196,6 +207,7 @@ CONVERTERS = {
     "expand_timeout": float,
     "expand_memory": parse_size,
     "console_buffer": parse_size,
+    "shutdown_timeout": lambda v: parse_bounded(v, 0, 3600),
 }
 # Keys that may repeat (Table 2 gives daemon_status_query twice); every value is kept, in order.
 REPEATED = {"daemon_allow", "daemon_status_query", "storage_roots", "lvm_allow", "bridge_allow"}

@@ -12,6 +12,8 @@ from urllib.parse import unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from mlnweb.rq_queues import DaemonQueues
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MLN_VAR_DIR", BASE_DIR / "var"))
 
@@ -189,7 +191,8 @@ SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
 if envbool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-RQ_QUEUES = {"default": {"URL": REDIS_URL}}
+# django-rq's dashboard also lists every daemon's queue, mln.<service host> (mlnweb/rq_queues.py).
+RQ_QUEUES = DaemonQueues({"default": {"URL": REDIS_URL}})
 # Where the console relay reaches each service host's VNC displays, when not by its name
 # (projects/consumers.py): "host1=10.0.0.5,host2=10.0.0.6".
 MLN_CONSOLE_ADDRESSES = dict(

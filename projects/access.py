@@ -91,6 +91,14 @@ def host_for_viewer(user, host_id, tokens=()):
     return host
 
 
+def project_for_watcher(user, project_id, tokens=()):
+    """The project, if `user` may watch it live: its instructor, or a viewer of its group (host_for_viewer)."""
+    project = Project.objects.select_related("group__course").filter(pk=project_id).first()
+    if project is None or not _may_view(user, project.group, tokens):
+        raise NoAccess(f"no project {project_id}")
+    return project
+
+
 def _may_view(user, group, tokens):
     if sees_all(user):
         return True

@@ -19,8 +19,23 @@ from projects import placement
 from projects.choices import Action
 
 # The verbs a page offers; the others (export, import, upgrade, migrate) are the command line's.
-PAGE_ACTIONS = {"build": Action.BUILD, "start": Action.START, "stop": Action.STOP, "remove": Action.REMOVE}
-STUDENT_ACTIONS = {"start": Action.START, "stop": Action.STOP}
+# "stop" is Shut down (ACPI, then power off after mln.conf `shutdown_timeout`), the default way to stop.
+PAGE_ACTIONS = {
+    "build": Action.BUILD,
+    "start": Action.START,
+    "stop": Action.STOP,
+    "poweroff": Action.POWEROFF,
+    "reboot": Action.REBOOT,
+    "reset": Action.RESET,
+    "remove": Action.REMOVE,
+}
+STUDENT_ACTIONS = {
+    "start": Action.START,
+    "stop": Action.STOP,
+    "poweroff": Action.POWEROFF,
+    "reboot": Action.REBOOT,
+    "reset": Action.RESET,
+}
 
 
 class ActionRefused(Exception):

@@ -5,7 +5,26 @@ Host states and builds are what the daemons report: shown, not edited.
 
 from django.contrib import admin
 
+from projects import retirement
 from projects.models import Build, BuildEvent, Course, CourseFile, Group, Host, Project, Switch
+
+
+class KeepsGuestsFound(admin.ModelAdmin):
+    """A row whose projects may still hold guests in libvirt is protected: deleting it would leave them
+    with nothing to find them by. The delete page (one row or the bulk action) names them, deletes nothing."""
+
+    project_path = ""  # from this model to Project
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        pks = [obj.pk for obj in objs]
+        path = f"{self.project_path}__pk__in" if self.project_path else "pk__in"
+        holders = retirement.holding_guests(Project.objects.filter(**{path: pks}))
+        protected += [
+            f"project {p.name} ({p.get_state_display()}) may still have guests in libvirt: remove them first"
+            for p in holders
+        ]
+        return deleted, counts, perms_needed, protected
 
 
 class CourseFileInline(admin.TabularInline):
@@ -14,7 +33,8 @@ class CourseFileInline(admin.TabularInline):
 
 
 @admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):
+class CourseAdmin(KeepsGuestsFound):
+    project_path = "group__course"
     list_display = ["short_name", "name", "owner", "master_name", "table_name", "updated_at"]
     search_fields = ["short_name", "name"]
     exclude = ["table"]
@@ -22,7 +42,8 @@ class CourseAdmin(admin.ModelAdmin):
 
 
 @admin.register(Group)
-class GroupAdmin(admin.ModelAdmin):
+class GroupAdmin(KeepsGuestsFound):
+    project_path = "group"
     list_display = ["course", "row", "project"]
     list_filter = ["course"]
     readonly_fields = ["token"]
@@ -41,7 +62,7 @@ class SwitchInline(admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(KeepsGuestsFound):
     list_display = ["name", "group", "state", "updated_at"]
     list_filter = ["state"]
     search_fields = ["name"]

@@ -26,7 +26,10 @@ class Action(models.TextChoices):
     BUILD = "build", "build"
     REBUILD = "rebuild", "rebuild"
     START = "start", "start"
-    STOP = "stop", "stop"
+    STOP = "stop", "shut down"  # ACPI, then powered off after mln.conf `shutdown_timeout`
+    POWEROFF = "poweroff", "power off"
+    REBOOT = "reboot", "reboot"
+    RESET = "reset", "reset"
     REMOVE = "remove", "remove"
     EXPORT = "export", "export"
     IMPORT = "import", "import"

@@ -16,7 +16,7 @@ from django.db.models import F, Max
 
 from daemon import conf as mlnconf
 from daemon.cluster import builds
-from projects.access import NoAccess, course_for_instructor, host_for_viewer, project_for_instructor, session_tokens
+from projects.access import NoAccess, course_for_instructor, host_for_viewer, project_for_watcher, session_tokens
 from projects.choices import BuildStatus, HostState
 from projects.models import Build, BuildEvent
 
@@ -46,7 +46,9 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     newer. The daemon sends only the last event of each batch it stores, so a
     live event that skips seqs is preceded by the missing ones, read back.
 
-    Messages to the client: {"type": "events", "events": [EVENT, ...]}, and
+    Messages to the client: {"type": "builds", "builds": [{project, build, status}, ...]} first,
+    the latest build of each project as it stands (a queued one has no events yet, and an older
+    build of its project then counts no more), {"type": "events", "events": [EVENT, ...]}, and
     {"type": "replayed"} once, when the stored events are all sent. EVENT:
     project, build, seq, step, host, level, message, done, total, time (ISO 8601).
     """
@@ -55,7 +57,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         kind, pk = self.scope["url_route"]["kwargs"]["kind"], int(self.scope["url_route"]["kwargs"]["pk"])
         await self.accept()
         try:
-            await database_sync_to_async(_watchable)(self.scope.get("user"), kind, pk)
+            await database_sync_to_async(_watchable)(self.scope, kind, pk)
         except NoAccess:
             await self.close(code=CLOSE_NO_ACCESS, reason="no access")
             return
@@ -70,6 +72,9 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
 
     async def send_replay(self, kind, pk):
         try:
+            latest = await database_sync_to_async(latest_builds)(kind, pk)
+            if latest:
+                await self.send_json({"type": "builds", "builds": latest})
             events = await database_sync_to_async(stored_events)(kind, pk, dict(self.sent))
             await self.send_new(events)
             # Handlers run while we await: take what they held until none is left, then go live
@@ -123,8 +128,15 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
 EVENT_FIELDS = ("project", "build", "seq", "step", "host", "level", "message", "done", "total", "time")
 
 
-def _watchable(user, kind, pk):
-    (course_for_instructor if kind == "course" else project_for_instructor)(user, pk)
+def _watchable(scope, kind, pk):
+    """A course's progress is its instructor's; a project's is also for the students of its group
+    (their page and their consoles follow it), checked like the console."""
+    user = scope.get("user")
+    if kind == "course":
+        course_for_instructor(user, pk)
+        return
+    # The session is read here, in a thread: reading it loads it from the database.
+    project_for_watcher(user, pk, session_tokens(scope.get("session")))
 
 
 def parse_after(query_string):
@@ -144,6 +156,14 @@ def builds_on_show(kind, pk):
     latest = shown.values("project_id").annotate(last=Max("pk")).values_list("last", flat=True)
     active = shown.filter(status__in=[BuildStatus.QUEUED, BuildStatus.RUNNING]).values_list("pk", flat=True)
     return {*latest, *active}
+
+
+def latest_builds(kind, pk):
+    """The latest build of each project on show, with its status: what the bars count."""
+    shown = Build.objects.filter(**({"project__group__course_id": pk} if kind == "course" else {"project_id": pk}))
+    latest = shown.values("project_id").annotate(last=Max("pk")).values_list("last", flat=True)
+    rows = Build.objects.filter(pk__in=list(latest)).order_by("pk").values_list("project_id", "pk", "status")
+    return [{"project": project, "build": build, "status": status} for project, build, status in rows]
 
 
 def stored_events(kind, pk, after):

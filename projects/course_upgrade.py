@@ -2,9 +2,9 @@
 
 The plans (daemon/cluster/upgrade_plan.py) compare each built project's spec with what
 the new files make of it, so they are made before Course.apply, which
-replaces the specs and the Host rows. Then the course is applied, each
-changed project keeps the placement its plan gave it (the new spec,
-placed), its hosts keep what their daemon last reported, and each project's
+replaces the specs (a host that stays keeps its Host row, id and reported
+state: Course.apply updates rows in place). Then each changed project keeps
+the placement its plan gave it (the new spec, placed), and each project's
 plan is queued after the commit as a chain of Builds (daemon/cluster/chains.py):
 exports, one `upgrade` per service host, imports or live migrations, which
 the daemons run one after another while the page returns at once and shows
@@ -20,7 +20,6 @@ from daemon.cluster.upgrade_plan import UpgradeError
 from projects.choices import ProjectState
 
 NOT_BUILT = (ProjectState.NEW, ProjectState.REMOVED)
-REPORTED = ["state", "domain_name", "vnc_port", "vnc_password", "addresses", "state_at", "service_host"]
 
 
 class UpgradeRefused(Exception):
@@ -46,7 +45,6 @@ def upgrade(course, inputs, requested_by=None, conf=None):
     found = plans(course, inputs, conf)
     refuse_moves_to_dead_daemons(found)
     with transaction.atomic():
-        reported = {(h.project.name, h.name): h for h in course.hosts().select_related("project")}
         course.apply(inputs)
         builds = []
         for group in course.groups_with_projects().filter(project__name__in=list(found)):
@@ -55,7 +53,6 @@ def upgrade(course, inputs, requested_by=None, conf=None):
             # the spec then finds it done. An export reads its hosts by name, whichever spec it reads.
             project.spec = plan.new  # placed: each host stays where it is, or goes where it moves
             project.save(update_fields=["spec", "updated_at"])
-            keep_reported(project, reported)
             try:
                 builds += upgrading.queue(project, plan, conf, requested_by)
             except upgrading.UpgradeError as exc:  # a live move's target lost its migration_uri
@@ -77,13 +74,3 @@ def refuse_moves_to_dead_daemons(found):
     )
     if down:
         raise UpgradeRefused(f"service host {', '.join(down)} has no live daemon; hosts cannot move now")
-
-
-def keep_reported(project, reported):
-    """The new Host rows keep what the daemon last said of the hosts that stay (their consoles work on)."""
-    for host in project.hosts.all():
-        old = reported.get((project.name, host.name))
-        if old:
-            for name in REPORTED:
-                setattr(host, name, getattr(old, name))
-            host.save(update_fields=REPORTED)

@@ -53,6 +53,8 @@ __all__ = [
     "random_password",
     "limits_from_conf",
     "resource_problems",
+    "template_problems",
+    "pending_changes",
 ]
 
 
@@ -351,6 +353,104 @@ def resource_problems(expansion, conf):
         for line in problems_of(group.spec, conf):
             found.append((_problem_of_line(line), group.index))
     return _merge(found, expansion.table)
+
+
+def template_problems(expansion, known, default_template):
+    """Every host whose template (or, naming none, mln.conf's default_template) is not in `known`, as
+    Problems at the `template` line that names it, or else where the host is defined; merged per place."""
+    listed = ", ".join(sorted(known)) or "none is registered yet"
+    found = []
+    for group in expansion.groups:
+        for host in group.spec.hosts.values():
+            name = host.template or default_template
+            if name in known:
+                continue
+            if host.template:
+                where = _template_line(expansion.files, name) or _host_place(host)
+                message = f"template {name!r} is not registered (templates you may use: {listed})"
+            else:
+                where = _host_place(host)
+                message = (
+                    f"host {host.name} names no template and default_template {name!r} of mln.conf is not "
+                    f"registered (templates you may use: {listed})"
+                )
+            found.append((Problem(*where, message), group.index))
+    return _merge(found, expansion.table)
+
+
+def _template_line(files, name):
+    """(file, line, col) of the first `template NAME` written in the course's files."""
+    pattern = re.compile(r"(^|[;{]|\s)(template[ \t]+" + re.escape(name) + r")([ \t]*($|[;}#]))", re.MULTILINE)
+    for file, text in files.items():
+        match = pattern.search(text)
+        if match:
+            line = text.count("\n", 0, match.start(2)) + 1
+            return file, line, match.start(2) - (text.rfind("\n", 0, match.start(2)) + 1) + 1
+    return None
+
+
+def _host_place(host):
+    position = host.position
+    return (position.file, position.line, position.col) if position else ("(course)", 1, 1)
+
+
+# Host settings a running guest took as it started, in the words the pages use; passwords are never shown.
+PENDING_SETTINGS = {
+    "memory": "memory",
+    "vcpus": "virtual CPUs",
+    "nameserver": "name server",
+    "root_passwd": "root password",
+    "vncpasswd": "console password",
+    "vncdisplay": "console display",
+}
+# Settings only a rebuild gives a guest: its disk is made from them.
+REBUILD_SETTINGS = {"template": "template", "size": "disk size"}
+
+
+@dataclass
+class Pending:
+    """One setting configured but not in effect in a running guest."""
+
+    text: str
+    rebuild: bool = False  # False: a restart of the host takes it; True: only a rebuild of its disk
+
+
+def pending_changes(applied, wanted):
+    """What `wanted` (a host spec as a dict) sets beyond `applied` (the spec its guest started with)."""
+    found = []
+    for key, label in {**PENDING_SETTINGS, **REBUILD_SETTINGS}.items():
+        before, after = applied.get(key), wanted.get(key)
+        if before == after:
+            continue
+        if key in SECRET_KEYS:
+            text = f"{label} changed"
+        elif key in ("memory", "size"):
+            text = f"{label} {_size(before)} -> {_size(after)}"
+        else:
+            text = f"{label} {_shown(before)} -> {_shown(after)}"
+        found.append(Pending(text, key in REBUILD_SETTINGS))
+    found += _user_changes(applied.get("users") or {}, wanted.get("users") or {})
+    found += _interface_changes(applied.get("interfaces") or [], wanted.get("interfaces") or [])
+    return found
+
+
+def _user_changes(before, after):
+    lines = [Pending(f"new user {u}") for u in after if u not in before]
+    lines += [Pending(f"user {u} removed") for u in before if u not in after]
+    lines += [Pending(f"password of {u} changed") for u in after if u in before and before[u] != after[u]]
+    return lines
+
+
+def _interface_changes(before, after):
+    old, new = ({i["name"]: i for i in nics} for nics in (before, after))
+    lines = [Pending(f"network {n} added") for n in new if n not in old]
+    lines += [Pending(f"network {n} removed") for n in old if n not in new]
+    for name in (n for n in new if n in old and new[n] != old[n]):
+        for key in ("switch", "address", "netmask", "gateway"):
+            if old[name].get(key) != new[name].get(key):
+                before, after = _shown(old[name].get(key)), _shown(new[name].get(key))
+                lines.append(Pending(f"network {name} {key} {before} -> {after}"))
+    return lines
 
 
 def _problem_of_line(line):

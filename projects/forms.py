@@ -14,6 +14,7 @@ from projects.courses import CourseInputs, limits_from_conf
 from projects.lang.limits import shown_size
 from projects.models import Course
 from projects.variable_table import CourseError
+from templates_registry.models import Template
 
 TABLE_TYPES = (".csv", ".xlsx", ".txt")
 
@@ -53,7 +54,12 @@ class CourseFilesForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.limits = limits_from_conf(mlnconf.load())
+        conf = mlnconf.load()
+        self.limits, self.default_template = limits_from_conf(conf), conf.default_template
+
+    def templates(self):
+        """The templates a host may name, for the page to list (`template NAME`)."""
+        return Template.objects.only("name", "description", "boot")
 
     def clean_master(self):
         return _bounded(self.cleaned_data.get("master"), self.limits.max_upload, "a .mln file", "max_upload")
@@ -88,7 +94,7 @@ class CourseFilesForm(forms.Form):
     def expand(self, course, inputs):
         """Expand, or keep every problem for the page; True when there is none."""
         try:
-            self.expansion = course.expand(inputs)
+            self.expansion = course.check_templates(course.expand(inputs))
         except CourseError as exc:
             self.problems = exc.problems
             self.add_error(None, f"{len(exc.problems)} problem(s) in the course: nothing was stored")
@@ -98,15 +104,28 @@ class CourseFilesForm(forms.Form):
 
 class NewCourseForm(CourseFilesForm):
     name = forms.CharField(max_length=200, help_text="e.g. Operating systems, spring term")
+    # A SlugField: ASCII letters, digits, hyphens and underscores, as the help text says (and as project names allow).
     short_name = forms.SlugField(
-        max_length=40, help_text="letters, digits and hyphens: $course, and project names when the master gives none"
+        max_length=40,
+        help_text="letters, digits, hyphens (-) and underscores (_), at most 40: $course, "
+        "and project names when the master gives none",
     )
 
     field_order = ["name", "short_name", "master", "extra_files", "table"]
 
-    def __init__(self, *args, owner, **kwargs):
+    def __init__(self, *args, owner, kept=None, **kwargs):
+        """`kept`: the CourseDraft of this instructor's last try; its files stand in for those not uploaded again."""
         super().__init__(*args, **kwargs)
         self.course = Course(owner=owner)
+        self.use_kept(kept)
+
+    def use_kept(self, kept):
+        """The files of `kept` stand in for those not uploaded: the page no longer requires them."""
+        self.kept = kept
+        for name, kept_name in (("master", "master_name"), ("table", "table_name")):
+            if kept and getattr(kept, kept_name):
+                self.fields[name].required = False
+                self.fields[name].help_text = f"kept from your last upload: {getattr(kept, kept_name)}"
 
     def clean_short_name(self):
         short_name = self.cleaned_data["short_name"]
@@ -118,13 +137,24 @@ class NewCourseForm(CourseFilesForm):
         data = super().clean()
         if not self.errors:
             self.course.name, self.course.short_name = data["name"], data["short_name"]
-            self.course_inputs = self.inputs()
+            self.course_inputs = self.inputs(self.kept.inputs() if self.kept else None)
             self.expand(self.course, self.course_inputs)
         return data
 
-    def save(self):
-        self.course.apply(self.course_inputs, self.expansion)
-        return self.course
+    def uploaded_inputs(self):
+        """The files of this try over those kept, valid or not, to keep for the next try; None when none."""
+        if not hasattr(self, "cleaned_data"):
+            return None
+        base = self.kept.inputs() if self.kept else CourseInputs("", {}, "", b"")
+        data = self.cleaned_data
+        for upload in [data.get("master"), data.get("table"), *data.get("extra_files", [])]:
+            if upload:
+                upload.seek(0)  # clean() read them once
+        try:
+            inputs = self.inputs(base)
+        except forms.ValidationError:  # not UTF-8: nothing worth keeping
+            return None
+        return inputs if inputs.files or inputs.table else None
 
 
 class UpdateCourseForm(CourseFilesForm):

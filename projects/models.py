@@ -10,6 +10,7 @@ one project: the row is the truth, RQ only delivers it.
 
 import csv
 import io
+import re
 import secrets
 import zipfile
 
@@ -19,12 +20,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from daemon import conf as mlnconf
-from daemon.cluster import builds, dispatch, heartbeat, upgrade_plan
+from daemon.cluster import builds, chains, dispatch, heartbeat, upgrade_plan
 from daemon.cluster.builds import Build, BuildEvent  # noqa: F401 (the job record's tables are this app's)
-from projects.choices import HostState, ProjectState
-from projects.courses import CourseInputs, course_changes
+from projects.choices import Action, HostState, ProjectState
+from projects.courses import CourseInputs, course_changes, pending_changes, template_problems
 from projects.isolation import expand_bounded
 from projects.variable_table import CourseError, Problem
+from templates_registry.models import Template
 
 
 class Course(models.Model):
@@ -94,6 +96,14 @@ class Course(models.Model):
         if problems:
             raise CourseError(problems)
 
+    def check_templates(self, expansion, conf=None):
+        """CourseError when a host names a template that is not registered (or names none, and mln.conf's
+        default_template is not): refused at upload, not at build."""
+        problems = template_problems(expansion, usable_templates(), (conf or mlnconf.load()).default_template)
+        if problems:
+            raise CourseError(problems)
+        return expansion
+
     def changes(self, expansion):
         """What applying `expansion` would do to each project: added, removed, changed."""
         old = {g.project.name: (g.row, g.project.tree) for g in self.groups_with_projects()}
@@ -133,15 +143,43 @@ class Course(models.Model):
         return buffer.getvalue()
 
     def credentials_csv(self, link):
-        """One row per group: project, access link (`link(token)`), every generated password."""
-        groups = list(self.groups_with_projects())
-        columns = list(dict.fromkeys(c for g in groups for c in g.generated))
+        """One row per group and host: the access link (`link(token)`), root's password, the console's
+        password and every user with their password, typed in the course or generated for an @random cell."""
+        hosts = {}
+        for host in Host.objects.filter(project__group__course=self).select_related("project"):
+            hosts.setdefault(host.project.group_id, []).append(host)
+        groups = [(g, hosts.get(g.pk) or [None]) for g in self.groups_with_projects()]
+        most_users = max((len(_host_credentials(h)[2]) for _, hs in groups for h in hs), default=0)
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["group", "project", "access link", *columns])
-        for g in groups:
-            writer.writerow([g.row, g.project.name, link(g.token), *(g.generated.get(c, "") for c in columns)])
+        user_columns = [c for n in range(1, most_users + 1) for c in (f"user {n}", f"password {n}")]
+        writer.writerow(["group", "project", "access link", "host", "root password", "console password", *user_columns])
+        for g, group_hosts in groups:
+            for host in group_hosts:
+                root, console, users = _host_credentials(host)
+                cells = [c for pair in users for c in pair]
+                cells += [""] * (len(user_columns) - len(cells))
+                writer.writerow(
+                    [g.row, g.project.name, link(g.token), host.name if host else "", root, console, *cells]
+                )
         return out.getvalue()
+
+
+def _host_credentials(host):
+    """(root password, console password, [(user, password)]) from a host's spec; a crypt hash is no password."""
+    spec = host.spec if host else {}
+    users = [(name, _readable(password)) for name, password in (spec.get("users") or {}).items()]
+    return _readable(spec.get("root_passwd") or ""), _readable(spec.get("vncpasswd") or ""), users
+
+
+def _readable(password):
+    # `users` and `root_passwd` take a crypt hash too ($1$, $5$, $6$, $y$...): a student cannot type it.
+    return "(set as a hash)" if re.fullmatch(r"\$[0-9a-z]+\$\S+", str(password)) else str(password)
+
+
+def usable_templates():
+    """The names a host's `template` may use: the registered templates."""
+    return set(Template.objects.values_list("name", flat=True))
 
 
 class CourseFile(models.Model):
@@ -159,9 +197,13 @@ class CourseFile(models.Model):
 
 
 class CourseDraft(models.Model):
-    """A new version of a course's files, shown as changes per group before it is applied."""
+    """A new version of a course's files, shown as changes per group before it is applied; with no
+    course, the upload of a new course (its name and short name here), stored only once confirmed.
+    An upload with errors is kept too, so the instructor uploads again only what they fix."""
 
-    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="drafts")
+    course = models.ForeignKey(Course, null=True, blank=True, on_delete=models.CASCADE, related_name="drafts")
+    name = models.CharField(max_length=200, blank=True, help_text="a new course's name")
+    short_name = models.CharField(max_length=40, blank=True, help_text="a new course's short name")
     master_name = models.CharField(max_length=255)
     files = models.JSONField(default=dict, help_text="name -> text, the master among them")
     table_name = models.CharField(max_length=255)
@@ -170,7 +212,8 @@ class CourseDraft(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
-        return f"draft of {self.course.short_name} ({self.created_at:%Y-%m-%d %H:%M})"
+        what = self.course.short_name if self.course else f"new course {self.short_name}"
+        return f"draft of {what} ({self.created_at:%Y-%m-%d %H:%M})"
 
     def inputs(self):
         return CourseInputs(self.master_name, dict(self.files), self.table_name, bytes(self.table))
@@ -179,9 +222,13 @@ class CourseDraft(models.Model):
 def _sync_groups(course, expansion):
     """Make the course's groups and projects those of `expansion`, in few queries.
 
-    Groups are matched by project name: a group keeps its access token (and
-    its project its state) for as long as its project exists, even when its
-    row moves because rows were added or removed above it.
+    Groups are matched by project name: a group keeps its row id and access
+    token, its project its id and state, for as long as its project exists,
+    even when its row moves because rows were added or removed above it. A
+    project is changed when its tree is, never for its generated
+    file's header (which names the table file); a host that stays keeps its
+    Host row, id and reported state (console links stay valid); only the
+    rows of removed hosts and switches go.
     """
     old = {g.project.name: g for g in course.groups_with_projects()}
     wanted = {e.project for e in expansion.groups}
@@ -195,12 +242,18 @@ def _sync_groups(course, expansion):
         (kept if group.pk else added).append((group, e))
     Group.objects.bulk_update([g for g, _ in kept], ["row", "variables", "generated"])
     Group.objects.bulk_create([g for g, _ in added])
-    changed = [g.project.fill(e) for g, e in kept if g.project.tree != e.tree or g.project.source != e.source]
-    Host.objects.filter(project__in=changed).delete()
-    Switch.objects.filter(project__in=changed).delete()
+    # The spec is made from the tree; a stored spec may also hold the placement its daemons gave it.
+    differs = [(g.project, e) for g, e in kept if g.project.tree != e.tree]
+    same = [(g.project, e) for g, e in kept if g.project.tree == e.tree]
+    changed = [project.fill(e) for project, e in differs]
     Project.objects.bulk_update(changed, ["source_name", "source", "tree", "spec", "updated_at"])
+    for project, e in same:  # only the generated file's header (the table's name) may differ
+        project.source_name, project.source = e.source_name, e.source
+    Project.objects.bulk_update([p for p, _ in same], ["source_name", "source"])
     created = Project.objects.bulk_create([Project(group=g).fill(e) for g, e in added])
-    rows = [row for project in [*changed, *created] for row in project.derived_rows()]
+    for project in changed:
+        project.sync_derived_rows()
+    rows = [row for project in created for row in project.derived_rows()]
     Host.objects.bulk_create(r for r in rows if isinstance(r, Host))
     Switch.objects.bulk_create(r for r in rows if isinstance(r, Switch))
 
@@ -279,6 +332,22 @@ class Project(models.Model):
         ]
         return hosts + [Switch(project=self, name=name) for name in self.spec["switches"]]
 
+    def sync_derived_rows(self):
+        """Host and Switch rows for a changed spec: rows of hosts that stay are kept (id, reported
+        state); a host never reported takes its listing values from the spec; removed ones go."""
+        derived = self.derived_rows()
+        for kind in (Host, Switch):
+            wanted = {r.name: r for r in derived if isinstance(r, kind)}
+            rows = {r.name: r for r in kind.objects.filter(project=self)}
+            kind.objects.filter(pk__in=[r.pk for n, r in rows.items() if n not in wanted]).delete()
+            kind.objects.bulk_create(r for n, r in wanted.items() if n not in rows)
+            if kind is Host:
+                for name, row in rows.items():
+                    if name in wanted and row.state_at is None:  # never reported: the spec is all we know
+                        row.template, row.memory = wanted[name].template, wanted[name].memory
+                        row.service_host = wanted[name].service_host
+                        row.save(update_fields=["template", "memory", "service_host"])
+
     @property
     def service_hosts(self):
         return sorted({h["service_host"] for h in self.spec.get("hosts", {}).values() if h.get("service_host")})
@@ -314,21 +383,33 @@ class Project(models.Model):
         now, changed = timezone.now(), []
         for report in host_reports:
             row = rows.get(report.name) or Host(project=self, name=report.name)
+            was_running = row.pk is not None and row.state == HostState.RUNNING
             for name in REPORTED_FIELDS:
                 setattr(row, name, getattr(report, name))
             row.state_at = now
+            row.applied = applied_spec(row, self.spec, was_running)
             changed.append(row)
         # One commit; bulk_update's CASE expressions are slower than plain UPDATEs.
         Host.objects.bulk_create([r for r in changed if r.pk is None])
         for row in changed:
             if row.pk is not None:
-                row.save(update_fields=[*REPORTED_FIELDS, "state_at"])
+                row.save(update_fields=[*REPORTED_FIELDS, "state_at", "applied"])
         for report in switch_reports:
             Switch.objects.update_or_create(
                 project=self,
                 name=report.name,
                 defaults={"service_host": report.service_host, "network_name": report.network_name},
             )
+
+
+def applied_spec(row, project_spec, was_running):
+    """The host's spec as its running guest took it: the spec of the moment it was seen starting (a
+    guest takes its configuration as it boots); kept while it runs on; none while it does not run."""
+    if row.state != HostState.RUNNING:
+        return {}
+    if was_running and row.applied:
+        return row.applied
+    return project_spec.get("hosts", {}).get(row.name, {})
 
 
 # What a Host row takes from its daemon's report; never what was last requested.
@@ -371,6 +452,9 @@ class Host(models.Model):
     vnc_password = models.CharField(max_length=64, blank=True, help_text="the console's password")
     addresses = models.JSONField(default=dict, blank=True, help_text="interface -> address")
     state_at = models.DateTimeField(null=True, blank=True)
+    # The host's spec as the running guest took it when it started (Project.record_hosts): what the
+    # spec says beyond it is pending, taking effect at the next start.
+    applied = models.JSONField(default=dict, blank=True, help_text="the host spec in effect while it runs")
 
     class Meta:
         ordering = ["project", "name"]
@@ -383,3 +467,25 @@ class Host(models.Model):
     def spec(self):
         """The host's part of its project's spec: NICs and addresses, users and passwords."""
         return self.project.spec.get("hosts", {}).get(self.name, {})
+
+    @property
+    def in_effect(self):
+        """The spec the guest runs with: what it started with while it runs, else what it will start with."""
+        return self.applied or self.spec
+
+    def pending(self):
+        """What is configured but not yet in effect in the running guest (courses.Pending, in plain words)."""
+        return pending_changes(self.applied, self.spec) if self.applied and self.state == HostState.RUNNING else []
+
+    def apply_pending(self, requested_by=None, conf=None):
+        """Restarts the host, shut down then started again as one chain of Builds, so that it takes what
+        is pending; a new template or disk size takes a rebuild, which this does not do (the page says so)."""
+        conf = conf or mlnconf.load()
+        service_host = self.service_host or self.spec.get("service_host") or conf.service_host
+        steps = [
+            chains.Step(f"shut down {self.name} to apply its changes", Action.STOP, service_host, self.name),
+            chains.Step(f"start {self.name} with its changes", Action.START, service_host, self.name),
+        ]
+        chain = chains.create(self.project, steps, conf, requested_by)
+        transaction.on_commit(lambda: chains.enqueue(chain, conf))
+        return chain

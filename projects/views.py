@@ -21,10 +21,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from projects import actions, course_upgrade
+from projects import actions, course_upgrade, retirement
 from projects.access import course_for_instructor, project_for_instructor
 from projects.choices import HostState, ProjectState
-from projects.forms import NewCourseForm, UpdateCourseForm
+from projects.forms import UpdateCourseForm
 from projects.models import CourseDraft
 from projects.variable_table import CourseError
 
@@ -61,14 +61,6 @@ def home(request):
 def courses(request):
     courses = request.user.courses.annotate(group_count=Count("groups"))
     return render(request, "projects/courses.html", {"courses": courses})
-
-
-@instructor_required
-def course_new(request):
-    form = NewCourseForm(request.POST or None, request.FILES or None, owner=request.user)
-    if request.method == "POST" and form.is_valid():
-        return redirect(form.save())
-    return render(request, "projects/course_new.html", {"form": form})
 
 
 @instructor_required
@@ -173,6 +165,38 @@ def course_action(request, short_name, action):
 
 
 @instructor_required
+def course_delete(request, short_name):
+    """Archive (remove every guest, keep the course) or delete (guests first, then the rows), confirmed
+    on a page that says which projects still hold guests."""
+    course = course_for_instructor(request.user, short_name=short_name)
+    holders = retirement.holders_of(course)
+    if request.method != "POST":
+        return render(request, "projects/course_delete.html", {"course": course, "holders": holders})
+    if request.POST.get("what") == "delete" and not holders.exists():
+        name = course.name
+        retirement.delete(course)
+        messages.success(request, f"Course {name} and its groups were deleted.")
+        return redirect("courses")
+    builds = _archive(request, course)
+    if request.POST.get("what") == "delete" and builds is not None:
+        messages.info(request, "The course is deleted once its guests are gone: delete it again after the removal.")
+    return redirect(course)
+
+
+def _archive(request, course):
+    try:
+        builds = retirement.archive(course, request.user)
+    except actions.ActionRefused as exc:
+        messages.error(request, f"Nothing was queued: {exc}")
+        return None
+    messages.success(
+        request,
+        f"Removal of every guest queued ({len(builds)} job{'s' if len(builds) != 1 else ''}); the course is kept.",
+    )
+    return builds
+
+
+@instructor_required
 @never_cache  # the students' access link
 def project(request, project_id):
     project = project_for_instructor(request.user, project_id)
@@ -190,6 +214,20 @@ def project_action(request, project_id, action):
     project = project_for_instructor(request.user, project_id)
     host = get_object_or_404(project.hosts, pk=request.POST["host"]) if request.POST.get("host") else None
     _submit(request, [project], action, host.name if host else "")
+    return redirect(back(request, reverse("project", args=[project.pk])))
+
+
+@instructor_required
+@require_POST
+def host_apply_pending(request, project_id, host_id):
+    """Restarts one host so that it takes what is pending (a shut-down, then a start, queued in order)."""
+    project = project_for_instructor(request.user, project_id)
+    host = get_object_or_404(project.hosts, pk=host_id)
+    if not host.pending():
+        messages.info(request, f"{host.name} has no pending changes.")
+    else:
+        host.apply_pending(request.user)
+        messages.success(request, f"{host.name} shuts down and starts again with its changes; progress shows below.")
     return redirect(back(request, reverse("project", args=[project.pk])))
 
 

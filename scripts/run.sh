@@ -28,7 +28,10 @@ stop() {
     if [ -n "$started_redis" ]; then redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; fi
     for daemon in "${started_libvirt[@]}"; do pkill -x "$daemon" 2>/dev/null || true; done
 }
-trap stop INT TERM EXIT
+# Ctrl-C (or a TERM) is how this script is meant to end: stop everything, say nothing more, exit.
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
+trap stop EXIT
 
 # --- Redis: ours, on a private port, data under var/ ---------------------------------------
 if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
@@ -80,5 +83,8 @@ echo
 echo "MLN web: http://$HOST:$PORT/"
 echo "$demo"
 echo "logs: $VAR/log/daemon.log, $VAR/log/web.log. Ctrl-C stops the site and the daemon."
-wait -n "${pids[@]}" || true
-echo "a process ended; see the logs above"
+# Only a process that ended on its own gets here (Ctrl-C runs the INT trap, which exits first).
+status=0
+wait -n "${pids[@]}" || status=$?
+echo "the daemon or the web server stopped by itself (exit status $status): see $VAR/log/daemon.log and $VAR/log/web.log"
+exit 1

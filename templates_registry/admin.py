@@ -9,6 +9,9 @@ from django import forms
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 
+from daemon import conf as mlnconf
+from projects.retirement import template_users
+
 from .models import Template, TemplateError, image_limits, inspect_image, templates_dir
 
 
@@ -118,7 +121,30 @@ class TemplateAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
 
+    def get_deleted_objects(self, objs, request):
+        """A template a built project still uses is protected: the admin's delete page says which
+        projects and deletes nothing."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for template in objs:
+            protected += [
+                f"project {p.name} ({p.get_state_display()}) uses template {template.name}: remove its guests first"
+                for p in template_users(template.name, default_template())
+            ]
+        return deleted, counts, perms_needed, protected
+
+    def delete_queryset(self, request, queryset):
+        for template in queryset:  # one by one: each removes its stored image file
+            template.delete()
+
     def save_model(self, request, obj, form, change):
         if not change:
             obj.image = str(store_upload(form.cleaned_data["upload"], obj.name))
         super().save_model(request, obj, form, change)
+
+
+def default_template():
+    """The template a host naming none is built on (mln.conf `default_template`), if mln.conf says one."""
+    try:
+        return mlnconf.load().default_template
+    except mlnconf.ConfError:
+        return None

@@ -9,7 +9,7 @@ that the file it clones is the one that was registered.
 from pathlib import Path
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from daemon import conf as mlnconf
@@ -83,3 +83,29 @@ class Template(models.Model):
             return template  # registering the same file again changes nothing, not even the time
         template, _ = cls.objects.update_or_create(name=name, defaults={**fields, "registered_at": timezone.now()})
         return template
+
+    def delete(self, *args, **kwargs):
+        """The row, then (once that commits) its image file if MLN stored it. Whether a built project
+        still uses the template is for the caller to ask first (projects.retirement.template_users)."""
+        image = self.stored_image()
+        result = super().delete(*args, **kwargs)
+        if image is not None:
+            transaction.on_commit(lambda: remove_stored_image(image))
+        return result
+
+    def stored_image(self):
+        """The image file when MLN stored it under the templates folder (an admin upload, a built
+        template) and no other template names it; None for a file registered where it lay (`mln rt`)."""
+        path = Path(self.image)
+        folder = templates_dir().resolve()
+        if not path.is_absolute() or path.is_symlink() or path.resolve().parent != folder:
+            return None
+        if Template.objects.filter(image=self.image).exclude(pk=self.pk).exists():
+            return None
+        return path
+
+
+def remove_stored_image(path):
+    # Checked again as it goes: the file may have been replaced or registered anew since.
+    if path.is_file() and not path.is_symlink() and not Template.objects.filter(image=str(path)).exists():
+        path.unlink()

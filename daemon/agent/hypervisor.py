@@ -23,9 +23,11 @@ caller are deleted, only in folders MLN made for the project
 
 import ipaddress
 import os
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import libvirt
 
@@ -156,6 +158,12 @@ class Hypervisor:
     def driver(self):
         """`QEMU`, `Test`, `Xen`, `ESX`...: which keywords can be honoured as written."""
         return self.conn.getType()
+
+    @property
+    def displays_here(self):
+        """True when this hypervisor runs its guests' VNC displays on this machine's ports (a local
+        qemu): only then can a taken port be found here before a start."""
+        return self.driver in DISPLAY_DRIVERS and not urlsplit(self.uri).hostname
 
     def capabilities(self):
         if self._capabilities is None:
@@ -383,6 +391,43 @@ class Hypervisor:
         call(domain.destroy)
         return True
 
+    def request_shutdown(self, name):
+        """Asks the guest to shut down (ACPI power button); False when it was not running."""
+        domain = lookup(self.conn.lookupByName, name)
+        if domain is None or not domain.isActive():
+            return False
+        call(domain.shutdown)
+        return True
+
+    def wait_until_off(self, name, seconds):
+        """True once the domain is off (or gone), False when it still runs after `seconds`."""
+        deadline = time.monotonic() + max(0.0, seconds)
+        while True:
+            domain = lookup(self.conn.lookupByName, name)
+            if domain is None or not call(domain.isActive):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+
+    def reboot(self, name):
+        """Asks a running guest to reboot (ACPI); a guest that is not running is refused."""
+        call(self._running(name).reboot, 0)
+        return True
+
+    def reset(self, name):
+        """Resets a running guest at once, as the reset button does: nothing is shut down."""
+        call(self._running(name).reset, 0)
+        return True
+
+    def _running(self, name):
+        domain = lookup(self.conn.lookupByName, name)
+        if domain is None:
+            raise HypervisorError(f"{name} is not defined")
+        if not domain.isActive():
+            raise HypervisorError(f"{name} is not running: start it first")
+        return domain
+
     def undefine(self, name):
         domain = lookup(self.conn.lookupByName, name)
         if domain is None:
@@ -438,6 +483,22 @@ class Hypervisor:
         objects.domains.sort()
         objects.networks.sort()
         return objects
+
+    def mln_projects(self):
+        """Every project MLN made objects for here, found by libvirt alone: domains and networks carrying
+        its metadata and named as it names them, and `mln.<project>` pools whose folder it marked for
+        that project. For a reconciliation with the database (`mln list`, `mln remove`)."""
+        found = set()
+        for thing in (*call(self.conn.listAllDomains, 0), *call(self.conn.listAllNetworks, 0)):
+            xml = xml_of(thing)
+            owner = xml and libvirt_xml.read_metadata(xml)
+            if owner and owner[0] and thing.name() == libvirt_xml.object_name(*owner):
+                found.add(owner[0])
+        for pool in call(self.conn.listAllStoragePools, 0):
+            project = libvirt_xml.project_of_pool(pool.name())
+            if pool.name() == libvirt_xml.pool_name(project) and storage.marked(pool_folder(pool), project):
+                found.add(project)
+        return found
 
     @staticmethod
     def _owner(xml):

@@ -18,6 +18,7 @@ must be one MLN made for that project (daemon/agent/storage.py), or not exist ye
 import os
 import secrets
 import shutil
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,6 +165,25 @@ def display_problem(host, conf):
     first, last = conf.vncdisplay_range
     if not first <= host.vncdisplay <= last:
         return f"vncdisplay {host.vncdisplay} is outside vncdisplay_range {first}-{last} of {conf.path}"
+    return None
+
+
+def display_in_use(host, conf):
+    """A pinned display whose port something already listens on, said before qemu fails on it with a raw
+    bind error. A probe that can bind the port (and lets it go at once) proves it free."""
+    if host.vncdisplay is None:
+        return None
+    port, address = 5900 + host.vncdisplay, conf.listen_address
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free for qemu too
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return (
+                f"vncdisplay {host.vncdisplay}: port {port} on {address} is already in use on this service host; "
+                "pin another display or stop what listens there"
+            )
     return None
 
 

@@ -15,6 +15,7 @@ failed build leaves nothing running or half-made; a killed one leaves what it
 made for the next run to adopt or `mln remove` to delete.
 """
 
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -23,9 +24,9 @@ from daemon import conf as mlnconf
 from daemon.agent import guest_config, libvirt_xml, storage
 from daemon.agent.errors import ArchiveError, JobError
 from daemon.agent.hypervisor import HypervisorError
-from daemon.agent.plan import PlanError, plan_project
-from projects.choices import EventLevel, ProjectState
-from projects.lang.spec import ProjectSpec
+from daemon.agent.plan import PlanError, display_in_use, plan_project
+from projects.choices import Action, EventLevel, ProjectState
+from projects.lang.spec import HostSpec, ProjectSpec
 
 
 class StepFailed(Exception):
@@ -93,16 +94,19 @@ class Job:
         except EXPECTED as exc:
             raise StepFailed(step, host, exc) from exc
         if changed and undo:
-            self.undo.append(undo)
+            self.undo.append((step, host, undo))
         self.done += 1
         self.event(step, message or said[0 if changed else 1], host)
 
     def rollback(self):
-        for undo in reversed(self.undo):
+        """Undoes what this run changed, newest first, and says each undo in the log ("undid: start")."""
+        for step, host, undo in reversed(self.undo):
             try:
                 undo()
             except EXPECTED as exc:  # keep undoing the rest: a leftover is reported, not fatal
-                self.warn("", f"could not undo a step: {exc}")
+                self.warn(host, f"could not undo {step}: {exc}")
+            else:
+                self.event(f"undid: {step}", "undone after the failure", host, EventLevel.WARNING)
         self.undo.clear()
 
     # --- what this run works on -------------------------------------------------------
@@ -226,6 +230,7 @@ def rebuild(job):
 def start(job):
     hosts = job.hosts()
     job.total = 1 + len(hosts)
+    check_displays(job, hosts)
     job.step("switches", "", partial(activate_project, job))
     for host in hosts:
         name = job.domain(host)
@@ -233,6 +238,18 @@ def start(job):
             raise StepFailed("start", host.name, f"not built: run mln build for project {job.spec.name}")
         job.step("start", host.name, partial(job.hv.start, name), undo=partial(job.hv.stop, name), said=STARTED)
     job.project_state = ProjectState.RUNNING
+
+
+def check_displays(job, hosts):
+    """Before anything starts: a pinned display whose port is taken would fail its host's start half-way."""
+    if not job.hv.displays_here:
+        return  # the test driver runs no display; a remote hypervisor's ports are not this machine's
+    for host in hosts:
+        if job.hv.domain_state(job.domain(host)).state == "running":
+            continue  # it holds its own port
+        problem = display_in_use(host, job.conf)
+        if problem:
+            raise StepFailed("start", host.name, problem)
 
 
 def activate_project(job):
@@ -246,12 +263,63 @@ def activate_project(job):
 
 
 def stop(job):
+    """Shut down: every guest is asked at once (ACPI), then each has until the same deadline
+    (mln.conf `shutdown_timeout`) to go off before it is powered off."""
+    hosts = job.hosts()
+    job.total = len(hosts)
+    asked = []
+    for host in hosts:
+        name = job.domain(host)
+        if run_step("shut down", host.name, partial(job.hv.request_shutdown, name)):
+            asked.append((host.name, name))
+        else:
+            job.done += 1
+            job.event("shut down", STOPPED[1], host.name)
+    deadline = time.monotonic() + job.conf.shutdown_timeout
+    for host, name in asked:
+        job.done += 1
+        if run_step("shut down", host, partial(job.hv.wait_until_off, name, deadline - time.monotonic())):
+            job.event("shut down", "shut down", host)
+            continue
+        run_step("power off", host, partial(job.hv.stop, name))
+        job.warn(host, f"powered off: the guest did not shut down within {job.conf.shutdown_timeout} s")
+    if not job.order.host_name:
+        job.project_state = ProjectState.STOPPED
+
+
+def power_off(job):
     hosts = job.hosts()
     job.total = len(hosts)
     for host in hosts:
-        job.step("stop", host.name, partial(job.hv.stop, job.domain(host)), said=STOPPED)
+        job.step("power off", host.name, partial(job.hv.stop, job.domain(host)), said=STOPPED)
     if not job.order.host_name:
         job.project_state = ProjectState.STOPPED
+
+
+def reboot(job):
+    each_running(job, "reboot", job.hv.reboot, "rebooted")
+
+
+def reset(job):
+    each_running(job, "reset", job.hv.reset, "reset")
+
+
+def each_running(job, step, action, said):
+    """Reboot or reset: every host must be running; one that is not fails the job with a clear reason."""
+    hosts = job.hosts()
+    job.total = len(hosts)
+    for host in hosts:
+        job.step(step, host.name, partial(action, job.domain(host)), message=said)
+    if not job.order.host_name:
+        job.project_state = ProjectState.RUNNING
+
+
+def run_step(step, host, action):
+    """An action's result, or StepFailed naming the step and host."""
+    try:
+        return action()
+    except EXPECTED as exc:
+        raise StepFailed(step, host, exc) from exc
 
 
 def remove(job):
@@ -266,6 +334,19 @@ def remove(job):
         job.step("remove switch", network, partial(remove_network, job, network), said=REMOVED)
     job.step("remove storage", "", partial(remove_storage, job), said=REMOVED)
     job.project_state = ProjectState.REMOVED
+
+
+def orphan_removal(name, conf, hypervisor, events):
+    """The remove job of a project libvirt holds and the database does not (`mln remove` of an orphan):
+    its hosts are those libvirt names (domains, disks), so the removal finds each of their files by
+    name, and only in folders MLN marked for the project."""
+    objects = hypervisor.project_objects(name)
+    prefix = libvirt_xml.object_name(name, "")
+    hosts = {d.removeprefix(prefix) for d in objects.domains}
+    disks = [v for v in objects.volumes if v.endswith(".qcow2") and not v.endswith(".base.qcow2")]
+    hosts |= {v.removesuffix(".qcow2") for v in disks}
+    spec = ProjectSpec(name, hosts={h: HostSpec(h) for h in sorted(hosts)})
+    return Job(JobOrder(Action.REMOVE, conf.service_host), spec, conf, hypervisor, events, images={})
 
 
 def remove_one_host(job):

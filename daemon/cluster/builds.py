@@ -101,8 +101,9 @@ class Build(models.Model):
     def supersede_interrupted(self):
         """Fails the builds of this project on this service host that a killed process left running.
 
-        They run one at a time there (one worker a queue, or the command line
-        itself), so one still running when this one starts will never end.
+        They run one at a time there (a daemon's workers take turns per project,
+        daemon/cluster/worker.py `project_turn`; or the command line itself), so
+        one still running when this one starts will never end.
         """
         interrupted = Build.objects.filter(
             project_id=self.project_id, status=BuildStatus.RUNNING, service_host=self.service_host

@@ -36,6 +36,8 @@ def facts(conf, hypervisor):
         **hypervisor.host_facts(conf.kvm),
         "service_host": conf.service_host,
         "queue": conf.queue_name,
+        # On libvirt's test driver the guests live in the daemon's process: its jobs run there, one at a time.
+        "jobs_in_parallel": 1 if conf.libvirt_uri.startswith("test:") else conf.jobs_in_parallel,
         "listen_address": conf.listen_address,
         "guest_memory": conf.guest_memory,
         "projects": str(conf.projects),

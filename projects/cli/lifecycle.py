@@ -144,8 +144,44 @@ def stop(args):
 
 def remove(args):
     from projects.choices import Action
+    from projects.models import Project
 
-    return run_on_service_hosts(get_project(args.project), Action.REMOVE, load_conf(args))
+    conf = load_conf(args)
+    if not Project.objects.filter(name=args.project).exists():
+        return remove_orphan(args.project, conf)
+    return run_on_service_hosts(get_project(args.project), Action.REMOVE, conf)
+
+
+def remove_orphan(name, conf):
+    """A project MLN made in this host's libvirt whose row is gone: removed by libvirt's records alone
+    (its metadata and the folders MLN marked for it), never anything else."""
+    from daemon.agent import actions, steps
+    from daemon.agent.hypervisor import Hypervisor, HypervisorError
+
+    try:
+        with Hypervisor(conf.libvirt_uri) as hypervisor:
+            if name not in hypervisor.mln_projects():
+                raise CommandError(f"no project {name!r}: no row, and nothing MLN made for it in {conf.libvirt_uri}")
+            print(f"{name}: no row; removing what libvirt holds for it ({conf.libvirt_uri})")
+            actions.run(steps.orphan_removal(name, conf, hypervisor, PrintedEvents()))
+    except (*steps.EXPECTED, steps.StepFailed) as exc:
+        print(f"mln: error: remove {name}: {exc}", file=sys.stderr)
+        return 1
+    except HypervisorError as exc:
+        raise CommandError(str(exc)) from exc
+    return 0
+
+
+class PrintedEvents:
+    """A job's events printed as they come, for a job with no Build to record them (an orphan's)."""
+
+    def add(self, step, message, host, level, done, total):
+        from types import SimpleNamespace
+
+        print_event(SimpleNamespace(step=step, message=message, host_name=host, level=level, done=done, total=total))
+
+    def flush(self):
+        pass
 
 
 def export(args):
@@ -301,8 +337,25 @@ def list_projects(args):
         }
         for p in Project.objects.select_related("group__course")
     ]
+    rows += [
+        {"project": name, "state": "orphan: no row (mln remove -p removes it)", "hosts": hosts, "course": ""}
+        for name, hosts in orphans(load_conf(args), {r["project"] for r in rows}).items()
+    ]
     print_table(rows, ["project", "state", "hosts", "course"])
     return 0
+
+
+def orphans(conf, known):
+    """{project: its domains here} of what MLN made in this host's libvirt for projects with no row."""
+    from daemon.agent.hypervisor import Hypervisor, HypervisorError
+
+    try:
+        with Hypervisor(conf.libvirt_uri) as hypervisor:
+            names = sorted(hypervisor.mln_projects() - known)
+            return {name: len(hypervisor.project_objects(name).domains) for name in names}
+    except HypervisorError as exc:
+        print(f"mln: warning: {exc}; projects without a row are not listed", file=sys.stderr)
+        return {}
 
 
 # --- the daemon -------------------------------------------------------------------------------

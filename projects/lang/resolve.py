@@ -10,13 +10,14 @@ import re
 
 from . import plugins
 from .blocks import Block, duplicate, merge
-from .errors import ErrorList
+from .errors import ErrorList, MlnError, MlnErrors
 from .limits import Limits
-from .spec import Position
+from .spec import Position, build_spec
 from .variables import Variables
 
 NAME = re.compile(r"[A-Za-z0-9-]+\Z")
 NAMED_BLOCKS = ("host", "switch", "superclass")
+SUPERCLASS_KINDS = {"unknown-superclass", "superclass-cycle"}
 
 
 def resolve(statements, filename, variables=None, limits=Limits()):
@@ -55,7 +56,8 @@ def resolve(statements, filename, variables=None, limits=Limits()):
             )
             errors.raise_if_any()
 
-    errors.raise_if_any()
+    if errors and not all(e.kind in SUPERCLASS_KINDS for e in errors.errors):
+        errors.raise_if_any()
     tree = Block(pos=Position(filename, 1, 1))
     tree.put(
         "project", global_block.get("project"), global_block.keypos.get("project"), global_block.valpos.get("project")
@@ -63,6 +65,15 @@ def resolve(statements, filename, variables=None, limits=Limits()):
     tree.put("global", global_block.without("project"), global_block.pos)
     tree.put("hosts", hosts, hosts.pos)
     tree.put("switches", top.switches, top.switches.pos)
+    if errors:
+        # Only superclass errors so far: a host that lost its superclass is still checked as it is
+        # written, so one `mln check` lists every error of the file (the spec's checks are of values,
+        # none of them asks for a key a superclass would have given).
+        try:
+            build_spec(tree)
+        except MlnError as exc:
+            errors.extend(exc.errors if isinstance(exc, MlnErrors) else [exc])
+        errors.raise_if_any()
     return tree
 
 

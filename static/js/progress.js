@@ -47,7 +47,11 @@ class ProgressStream {
     }
 
     receive(message) {
-        if (message.type === "replayed") {
+        if (message.type === "builds") {
+            message.builds.forEach((build) => this.learn(build));
+            Object.keys(this.projects).forEach((project) => this.drawProject(project));
+            this.drawTotal();
+        } else if (message.type === "replayed") {
             this.retries = 0;
             this.say("Live.");
         } else if (message.type === "events") {
@@ -64,6 +68,20 @@ class ProgressStream {
         const wait = RETRY_MS[Math.min(this.retries++, RETRY_MS.length - 1)];
         this.say(`Connection lost; reconnecting in ${wait / 1000} s.`);
         window.setTimeout(() => this.open(), wait);
+    }
+
+    learn({ project, build, status }) {
+        // The latest build of a project, as it stands: a queued one has no events yet, and the
+        // older build of its project then counts no more.
+        const known = this.projects[project];
+        if (!known || build > known.build) {
+            this.projects[project] = { build, done: 0, total: 0, failed: false };
+        }
+        const progress = this.projects[project];
+        if (build === progress.build) {
+            progress.waiting = status === "queued" || status === "running";
+            progress.failed = progress.failed || status === "failed";
+        }
     }
 
     show(event) {
@@ -84,6 +102,8 @@ class ProgressStream {
                 progress.total = event.total;
             }
             progress.failed = progress.failed || event.level === "error";
+            // Its last step done, or failed: no longer waiting for its daemon.
+            progress.waiting = !progress.failed && !(progress.total && progress.done >= progress.total);
             this.drawProject(event.project);
         }
         this.append(event);
@@ -105,22 +125,39 @@ class ProgressStream {
         const label = box.querySelector("[data-progress-label]");
         if (label) {
             const steps = total ? `${done} of ${total} steps` : "";
-            label.textContent = failed ? `failed${steps ? " after " + steps : ""}` : steps;
+            const waiting = this.projects[projectId].waiting && !total ? "queued" : "";
+            label.textContent = failed ? `failed${steps ? " after " + steps : ""}` : steps || waiting;
         }
     }
 
     drawTotal() {
+        // Each project's latest build only; one not started yet counts as a step still to do, so the
+        // bar never says 100 % while a project waits, and a failed build colours it.
         const all = Object.values(this.projects);
         const done = all.reduce((sum, p) => sum + Math.min(p.done, p.total), 0);
-        const total = all.reduce((sum, p) => sum + p.total, 0);
-        const bar = this.section.querySelector("[data-progress-total]");
-        if (bar) {
-            bar.max = Math.max(total, 1);
-            bar.value = done;
+        const total = all.reduce((sum, p) => sum + Math.max(p.total, p.waiting ? 1 : 0), 0);
+        const waiting = all.filter((p) => p.waiting && !p.total).length;
+        const failed = all.filter((p) => p.failed).length;
+        const box = this.section.querySelector("[data-progress-total]");
+        const holder = box ? box.closest(".total") || box.parentElement : null;
+        if (holder) {
+            holder.classList.toggle("failed", failed > 0);
+        }
+        if (box) {
+            box.max = Math.max(total, 1);
+            box.value = done;
         }
         const label = this.section.querySelector("[data-progress-total-label]");
         if (label) {
-            label.textContent = total ? `${done} of ${total} steps (${Math.floor((100 * done) / total)} %)` : "";
+            const percent = total ? Math.floor((100 * done) / total) : 0;
+            const parts = total ? [`${done} of ${total} steps (${percent} %)`] : [];
+            if (waiting) {
+                parts.push(`${waiting} project${waiting === 1 ? "" : "s"} queued`);
+            }
+            if (failed) {
+                parts.push(`${failed} failed`);
+            }
+            label.textContent = parts.join(", ");
         }
     }
 

@@ -46,8 +46,9 @@ KERNEL=${KERNEL:-$(conf_value kernel)}
 KERNEL=${KERNEL:-$(ls /boot/vmlinuz-* | sort -V | tail -n 1)}
 KVER=${KERNEL#/boot/vmlinuz-}
 BUSYBOX=/bin/busybox  # from busybox-static: the guest has no libc
-# Disk, filesystem, network, and iso9660 to read the seed disk.
-MODULES="virtio_pci virtio_blk virtio_net ext4 isofs"
+# Disk, filesystem, network, iso9660 to read the seed disk, and the ACPI power button (as an
+# input device) so that libvirt's shutdown reaches the guest's acpid.
+MODULES="virtio_pci virtio_blk virtio_net ext4 isofs button evdev"
 EPOCH=946684800  # 2000-01-01
 
 inputs=$(cat "$HERE"/build.sh "$HERE"/initramfs-init "$HERE"/inittab "$HERE"/rcS "$HERE"/seed.awk \
@@ -93,6 +94,10 @@ install -m 644 "$HERE/inittab" "$R/etc/inittab"
 install -m 755 "$HERE/rcS" "$R/etc/init.d/rcS"
 install -m 644 "$HERE/seed.awk" "$R/lib/mln/seed.awk"
 install -m 755 "$HERE/udhcpc.script" "$R/usr/share/udhcpc/default.script"
+mkdir -p "$R/etc/acpi/PWRF"
+printf '#!/bin/sh\n# The ACPI power button (libvirt shutdown): init runs ::shutdown, then powers off.\nexec /sbin/poweroff\n' \
+    > "$R/etc/acpi/PWRF/00000080"
+chmod 755 "$R/etc/acpi/PWRF/00000080"
 echo tiny > "$R/etc/hostname"
 # rcS rewrites the accounts at boot from the seed; without a seed root is locked.
 echo 'root:x:0:0:root:/root:/bin/sh' > "$R/etc/passwd"

@@ -50,6 +50,8 @@ def upload_course(page, site, name, short_name, master, table, shot=None):
     if shot:
         screenshot(page, shot)
     page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r"/courses/new/\d+/$"))  # the preview: nothing stored yet
+    page.click("button[data-action=create]")
     page.wait_for_url(re.compile(rf"/courses/{short_name}/$"))
 
 
@@ -101,11 +103,16 @@ def test_an_instructor_uploads_a_course_builds_it_and_watches_every_bar_reach_th
 
 def test_a_failed_build_keeps_its_bar_and_says_it_failed(browser, site_on_test_driver, tmp_path):
     site, ada = site_on_test_driver, make_instructor()
+    # An unknown template is refused at upload now: this one is known then, and gone by the build.
+    image = tmp_path / "nosuch.img"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "raw", str(image), "16M"], check=True)
+    Template.register(image, name="nosuch")
     (tmp_path / "broken.mln").write_text("host pc {\n    template nosuch\n}\n")
     (tmp_path / "groups.csv").write_text("seat\n1\n")
     page = browser.new_page()
     log_in(page, site, ada)
     upload_course(page, site, "Broken", "broken", tmp_path / "broken.mln", tmp_path / "groups.csv")
+    Template.objects.filter(name="nosuch").delete()
     page.wait_for_selector("[data-progress-status]:has-text('Live')")
     page.click(".panel button[data-action=build]")
     label = page.wait_for_selector("td[data-progress-project].failed [data-progress-label]", timeout=60_000)

@@ -5,6 +5,7 @@ is open: the `libvirt_test` fixture holds one for the whole test, and its
 close at the end wipes every guest, switch and pool the test made.
 """
 
+import gc
 import subprocess
 
 import pytest
@@ -16,6 +17,9 @@ from templates_registry.models import Template
 
 @pytest.fixture
 def libvirt_test():
+    # The test driver's state lives while any object of a connection to it does; a failed job's
+    # traceback (a domain in one of its frames) may hold one until the collector runs. Start clean.
+    gc.collect()
     with Hypervisor("test:///default") as hypervisor:
         yield hypervisor
 

@@ -232,7 +232,14 @@ def test_a_failed_import_undoes_every_step(libvirt_test, mln_conf, tiny, tmp_pat
     build = run(project, Action.IMPORT, mln_conf, directory=str(folder))
     assert build.status == BuildStatus.FAILED
     assert build.error == f"import disk db: {folder / 'db.qcow2'}: does not match its SHA-256 sum"
-    assert [e.step for e in build.events.all()][:3] == ["storage", "import disk", "failed"]
+    # What it made, what it undid (each said, newest first), then why it failed.
+    assert [e.step for e in build.events.all()] == [
+        "storage",
+        "import disk",
+        "undid: import disk",
+        "undid: storage",
+        "failed",
+    ]
     project_import.undo_import(project, previous)
     assert_nothing_left(libvirt_test, mln_conf)
 

@@ -54,7 +54,7 @@ def test_pv_guests_boot_the_hosts_kernel(libvirt_test, mln_conf, tiny):
     plan = plan_project(ldaptest(), mln_conf, libvirt_test, registered_images())
     xml = libvirt_xml.domain_xml(plan.hosts[0].guest)
     assert f"<kernel>{mln_conf.kernel}</kernel>" in xml
-    assert "<cmdline>root=/dev/vda console=tty1 console=ttyS0</cmdline>" in xml
+    assert "<cmdline>root=/dev/vda console=tty1 console=ttyS0 no_timer_check</cmdline>" in xml
     assert "<acpi /><apic />" in xml
 
 

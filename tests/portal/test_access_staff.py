@@ -26,16 +26,22 @@ NOT_FOUND = {
     "course_draft_apply": ("post", lambda w: [w.course.short_name, w.draft.pk]),
     "course_draft_upgrade": ("post", lambda w: [w.course.short_name, w.draft.pk]),
     "course_draft_discard": ("post", lambda w: [w.course.short_name, w.draft.pk]),
+    "course_new_draft": ("get", lambda w: [w.new_draft.pk]),
+    "course_new_create": ("post", lambda w: [w.new_draft.pk]),
+    "course_new_discard": ("post", lambda w: [w.new_draft.pk]),
     "course_zip": ("get", lambda w: [w.course.short_name]),
     "course_credentials": ("get", lambda w: [w.course.short_name]),
+    "course_delete": ("post", lambda w: [w.course.short_name]),
     "group_new_link": ("post", lambda w: [w.course.short_name, w.group1.pk]),
     "project": ("get", lambda w: [w.project1.pk]),
     "project_action": ("post", lambda w: [w.project1.pk, "stop"]),
+    "host_apply_pending": ("post", lambda w: [w.project1.pk, w.host1.pk]),
     "group": ("get", lambda w: [w.group1.pk]),
     "group_bind": ("post", lambda w: [w.group1.pk]),
     "group_open": ("post", lambda w: []),  # with no token: the token is the credential, not the account
     "group_link": ("get", lambda w: ["not-the-token"]),
     "console": ("get", lambda w: [w.host1.pk]),
+    "project_states": ("get", lambda w: [w.project1.pk]),
     "host_action": ("post", lambda w: [w.host1.pk, "stop"]),
 }
 # Pages that are the staff instructor's own, or nobody's.
@@ -56,6 +62,9 @@ def staff(world):
     Course.objects.create(name="Databases", short_name="db", owner=world.stella, master_name="d.mln")
     world.draft = CourseDraft.objects.create(
         course=world.course, master_name="oscourse.mln", table_name="t.csv", table=b""
+    )
+    world.new_draft = CourseDraft.objects.create(
+        created_by=world.ada, short_name="new", master_name="oscourse.mln", table_name="t.csv", table=b""
     )
     return world
 

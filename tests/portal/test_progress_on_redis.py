@@ -30,6 +30,7 @@ async def test_an_idle_stream_outlives_the_redis_read_timeout_and_still_gets_eve
     build = await database_sync_to_async(world.build)(world.project1)
     ws = communicator(f"/ws/progress/project/{world.project1.pk}/", await asession(world.ada))
     assert (await ws.connect())[0]
+    assert (await ws.receive_json_from())["type"] == "builds"
     assert await ws.receive_json_from() == {"type": "replayed"}
     await asyncio.sleep(6.5)
     event = await database_sync_to_async(build.log_event)("storage", "made")

@@ -205,7 +205,7 @@ def test_the_console_page_of_a_stopped_host_says_so_and_offers_a_start(client, s
     site.host1.save()
     holding(client, site.group1.token)
     page = client.get(reverse("console", args=[site.host1.pk])).content.decode()
-    assert "server is not running" in page and reverse("host_action", args=[site.host1.pk, "start"]) in page
+    assert "server is off" in page and reverse("host_action", args=[site.host1.pk, "start"]) in page
 
 
 # --- admin -------------------------------------------------------------------------------------

@@ -36,7 +36,8 @@ def upload(name, data):
 
 
 def new_course(client, table=OSCOURSE_TABLE, table_name="groups.csv", master=OSCOURSE, short_name="os", extra=()):
-    return client.post(
+    """Upload, then create from the preview (tests/projects/test_course_new.py tests the preview itself)."""
+    response = client.post(
         reverse("course_new"),
         {
             "name": "Operating systems",
@@ -46,6 +47,9 @@ def new_course(client, table=OSCOURSE_TABLE, table_name="groups.csv", master=OSC
             "table": upload(table_name, table),
         },
     )
+    if response.status_code != 302:
+        return response
+    return client.post(response["Location"] + "create/")
 
 
 def update_course(client, short_name="os", **files):
@@ -247,11 +251,14 @@ def test_the_credentials_sheet_has_a_row_per_group_with_link_and_passwords(clien
     new_course(client)
     response = client.get(reverse("course_credentials", args=["os"]))
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0] == ["group", "project", "access link", "userpasswd", "rpasswd", "vncpasswd"]
-    assert len(rows) == 61
+    header = ["group", "project", "access link", "host", "root password", "console password"]
+    assert rows[0] == [*header, "user 1", "password 1"]
+    assert len(rows) == 1 + 60 * 2  # a row per group and host
     group = Group.objects.get(project__name="os-07")
-    assert rows[7] == ["7", "os-07", f"http://testserver/g/#{group.token}", *group.generated.values()]
-    path, token = rows[7][2].removeprefix("http://testserver").split("#")
+    link, made = f"http://testserver/g/#{group.token}", group.generated
+    assert rows[13] == ["7", "os-07", link, "ubuntu", made["rpasswd"], "", "osuser07", made["userpasswd"]]
+    assert rows[14] == ["7", "os-07", link, "win", made["rpasswd"], made["vncpasswd"], "osuser07", made["userpasswd"]]
+    path, token = rows[13][2].removeprefix("http://testserver").split("#")
     student_page = client.post(path, {"token": token}, follow=True)  # what the link's page does
     assert student_page.status_code == 200 and "os-07" in student_page.content.decode()
     assert "winXP.template" in student_page.content.decode()
