@@ -84,6 +84,13 @@ class BuildEventInline(admin.TabularInline):
     fields = readonly_fields = ["seq", "at", "step", "host_name", "level", "message", "done", "total"]
 
 
+@admin.register(Switch)
+class SwitchAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "service_host", "network_name"]
+    list_filter = ["service_host"]
+    search_fields = ["name", "project__name"]
+
+
 @admin.register(Build)
 class BuildAdmin(admin.ModelAdmin):
     list_display = ["pk", "project", "action", "host_name", "status", "requested_by", "created_at", "finished_at"]

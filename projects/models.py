@@ -433,6 +433,7 @@ class Switch(models.Model):
 
     class Meta:
         ordering = ["project", "name"]
+        verbose_name_plural = "switches"  # not "switchs"
         constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_switch_name")]
 
     def __str__(self):

@@ -105,3 +105,9 @@ def test_another_instructors_draft_is_not_found_nor_used(client, instructor):
 def test_a_bad_draft_number_is_ignored(client, instructor):
     response = post(client, draft="9" * 40, master=None)
     assert response.status_code == 200 and "This field is required" in response.content.decode()
+
+
+def test_a_failed_upload_shows_one_error_box(client, instructor):
+    page = post(client, master=BROKEN).content.decode()
+    assert page.count('class="problems"') == 1 and "nothing was stored" in page
+    assert 'class="errorlist nonfield"' not in page  # the same problems again, as a form error
