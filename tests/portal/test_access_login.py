@@ -44,5 +44,6 @@ def test_weak_passwords_are_refused(db, password):
 def test_a_generated_password_passes(db):
     from projects.management.commands.demo import Command
 
-    _, password = Command().user("instructor", instructor=True)
-    validate_password(password)
+    user, password = Command().user("instructor", instructor=True)
+    assert password and user.check_password(password)  # made now, and the account's own
+    assert validate_password(password, user) is None  # raises ValidationError when a validator refuses it
